@@ -1,0 +1,189 @@
+"""The `shopgym` console script: one verb per stage, heavy imports inside the verbs.
+
+With `--json` a verb writes exactly one JSON document to stdout; progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
+    if args.json:
+        json.dump(document, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def _money(cents: int | None) -> str:
+    return "n/a" if cents is None else f"${cents / 100:,.2f}"
+
+
+def _catalog_build(args: argparse.Namespace) -> int:
+    from shopgym.catalog.build import build_world
+    from shopgym.catalog.world import WorldConfig
+
+    overrides = {k: getattr(args, k) for k in ("reviews_per_product", "pages", "shoppers", "tasks_per_shopper")
+                 if getattr(args, k) is not None}
+    config = WorldConfig(seed=args.seed, products=args.products, **overrides)
+    report = build_world(config, Path(args.out), search_backend=args.search, progress=not args.quiet,
+                         overwrite=args.overwrite)
+    counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
+    times = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
+    _emit(args, report.model_dump(), f"built {report.out}: {counts}\n  {times}\n  content hash {report.content_hash}")
+    return 0
+
+
+def _catalog_stats(args: argparse.Namespace) -> int:
+    from shopgym.catalog import CatalogReader
+
+    with CatalogReader(args.dir) as reader:
+        stats = reader.stats()
+    lines = [f"{k}: {v}" for k, v in stats.model_dump().items()]
+    _emit(args, stats.model_dump(), "\n".join(lines))
+    return 0
+
+
+def _parse_spec_filter(text: str) -> dict:
+    """`name=value`, `name>=number` or `name<=number`."""
+    for op, key in ((">=", "min"), ("<=", "max"), ("=", "equals")):
+        if op in text:
+            name, value = text.split(op, 1)
+            if key != "equals":
+                return {"name": name.strip(), key: float(value)}
+            parsed: Any = {"true": True, "false": False}.get(value.strip().lower(), value.strip())
+            try:
+                parsed = float(parsed) if isinstance(parsed, str) else parsed
+            except ValueError:
+                pass
+            return {"name": name.strip(), "equals": parsed}
+    raise argparse.ArgumentTypeError(f"bad --spec {text!r}; use name=value, name>=number or name<=number")
+
+
+def _catalog_search(args: argparse.Namespace) -> int:
+    from shopgym.catalog import CatalogReader, SearchFilters
+
+    filters = SearchFilters(
+        category=args.category, brand=args.brand,
+        min_price_cents=round(args.min_price * 100) if args.min_price is not None else None,
+        max_price_cents=round(args.max_price * 100) if args.max_price is not None else None,
+        min_rating=args.min_rating, specs=[_parse_spec_filter(s) for s in args.spec],
+    )
+    with CatalogReader(args.dir) as reader:
+        result = reader.search_products(args.query, filters, sort=args.sort, page=args.page, page_size=args.page_size)
+    lines = [f"{result.total} matches for {args.query!r} (page {result.page})"]
+    lines += [f"  {p.id}  {_money(p.price_cents):>10}  {p.rating:.1f}* ({p.review_count})  {p.title}"
+              for p in result.products]
+    _emit(args, result.model_dump(), "\n".join(lines))
+    return 0
+
+
+def _catalog_history(args: argparse.Namespace) -> int:
+    from shopgym.catalog import CatalogReader
+
+    with CatalogReader(args.dir) as reader:
+        shopper = args.shopper or reader.tasks(args.split)[0].shopper_id
+        events = reader.shopper_history(shopper)
+    lines = [f"history of shopper {shopper}:"]
+    for e in events:
+        detail = e.query or e.text or ""
+        product = f"{e.product_id} {_money(e.price_cents)}" if e.product_id else ""
+        lines.append(f"  day {e.day:>3}  {e.kind:<8} {e.category:<15} {product}  {detail}".rstrip())
+    _emit(args, {"shopper_id": shopper, "events": [e.model_dump() for e in events]}, "\n".join(lines))
+    return 0
+
+
+def _catalog_import(args: argparse.Namespace) -> int:
+    from shopgym.catalog.importers import import_catalog
+
+    report = import_catalog(args.format, Path(args.out), meta=args.meta, reviews=args.reviews,
+                            products=args.products, mapping=args.mapping, max_bad_rate=args.max_bad_rate,
+                            search_backend=args.search)
+    text = [f"imported {report.imported} from {report.rows_read} rows; {len(report.rejected)} rejected "
+            f"(bad-row rate {report.bad_rate:.1%})"]
+    text += [f"  {r.file}:{r.line}: {r.reason}" for r in report.rejected[:20]]
+    _emit(args, report.model_dump(mode="json"), "\n".join(text))
+    if report.exceeded_max_bad_rate:
+        print(f"bad-row rate {report.bad_rate:.1%} exceeds --max-bad-rate {args.max_bad_rate:.1%}; "
+              "every good row was kept", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shopgym", description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    catalog = verbs.add_parser("catalog", help="build, inspect, search and import catalogs")
+    actions = catalog.add_subparsers(dest="action", required=True)
+
+    def with_json(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--json", action="store_true", help="write one JSON document to stdout")
+        return p
+
+    build = with_json(actions.add_parser("build", help="generate a seeded synthetic world"))
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--products", type=int, default=2000)
+    build.add_argument("--out", required=True, help="folder to create")
+    build.add_argument("--reviews-per-product", type=float, dest="reviews_per_product")
+    build.add_argument("--pages", type=int)
+    build.add_argument("--shoppers", type=int)
+    build.add_argument("--tasks-per-shopper", type=int, dest="tasks_per_shopper")
+    build.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh", help="full-text index backend")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing catalog in --out")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(run=_catalog_build)
+
+    stats = with_json(actions.add_parser("stats", help="counts and content hash of a catalog"))
+    stats.add_argument("dir")
+    stats.set_defaults(run=_catalog_stats)
+
+    search = with_json(actions.add_parser("search", help="search products with filters"))
+    search.add_argument("dir")
+    search.add_argument("query")
+    search.add_argument("--category")
+    search.add_argument("--brand")
+    search.add_argument("--min-price", type=float, dest="min_price", help="dollars")
+    search.add_argument("--max-price", type=float, dest="max_price", help="dollars")
+    search.add_argument("--min-rating", type=float, dest="min_rating")
+    search.add_argument("--spec", action="append", default=[], help="name=value, name>=n or name<=n (repeatable)")
+    search.add_argument("--sort", default="relevance",
+                        choices=["relevance", "price_asc", "price_desc", "rating", "review_count"])
+    search.add_argument("--page", type=int, default=1)
+    search.add_argument("--page-size", type=int, default=10, dest="page_size")
+    search.set_defaults(run=_catalog_search)
+
+    history = with_json(actions.add_parser("history", help="a shopper's observable behaviour history"))
+    history.add_argument("dir")
+    history.add_argument("--shopper", help="shopper id (default: the shopper of the first task of --split)")
+    history.add_argument("--split", default="train", choices=["train", "val", "test"])
+    history.set_defaults(run=_catalog_history)
+
+    imp = with_json(actions.add_parser("import", help="import a real catalog dump"))
+    imp.add_argument("--format", required=True, choices=["amazon2023", "webshop", "mapped"])
+    imp.add_argument("--meta", type=Path, help="amazon2023 item metadata JSONL (.gz ok)")
+    imp.add_argument("--reviews", type=Path, help="amazon2023 reviews JSONL (.gz ok)")
+    imp.add_argument("--products", type=Path, help="webshop product JSON, or mapped CSV/JSONL")
+    imp.add_argument("--mapping", type=Path, help="field mapping JSON for --format mapped")
+    imp.add_argument("--out", required=True)
+    imp.add_argument("--max-bad-rate", type=float, default=0.25, dest="max_bad_rate")
+    imp.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh")
+    imp.set_defaults(run=_catalog_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, FileExistsError, LookupError) as error:
+        print(f"shopgym: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
