@@ -9,7 +9,7 @@ import numpy as np
 from .models import SpecValue
 from .seeding import sub_rng
 from .taxonomy import BoolAttr, Category, ChoiceAttr, NumericAttr
-from .wording import format_spec
+from .wording import spec_sentence
 
 _SYLLABLES = ["zen", "tor", "vex", "ari", "lum", "kor", "nov", "bri", "sol", "tek", "qua", "mar",
               "pix", "ora", "vel", "dyn", "kai", "rho", "sta", "lio", "fen", "gal", "obi", "tru"]
@@ -133,7 +133,7 @@ def _description(category: Category, title: str, specs: dict[str, SpecValue], rn
     sentences = [opener.format(title=title, use=use, noun=category.noun)]
     for attr in category.attributes:
         template = _SPEC_SENTENCES[int(rng.integers(len(_SPEC_SENTENCES)))]
-        sentences.append(template.format(label=attr.label, value=format_spec(attr, specs[attr.name])))
+        sentences.append(spec_sentence(attr, specs[attr.name], template))
     return " ".join(sentences)
 
 

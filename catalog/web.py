@@ -15,7 +15,7 @@ from .products import ProductDraft
 from .reviews import EPOCH, HISTORY_DAYS, NEGATIVE, POSITIVE
 from .seeding import sub_rng
 from .taxonomy import Category, ChoiceAttr, NumericAttr
-from .wording import dollars, format_spec
+from .wording import dollars, format_spec, spec_sentence
 
 _GUIDE_LINES = [
     "For {use}, put {aspect} first and check the {attr} before anything else.",
@@ -47,8 +47,9 @@ def _verdict(quality: float, rng: np.random.Generator) -> tuple[str, str]:
     return ("good" if quality >= 0.5 else "poor"), words[int(rng.integers(len(words)))]
 
 
-def _spec_fact(category: Category, product: ProductDraft, rng: np.random.Generator, wrong: bool) -> tuple[str, str]:
-    attr = category.attributes[int(rng.integers(len(category.attributes)))]
+def _spec_fact(category: Category, product: ProductDraft, attr_index: int, wrong: bool) -> tuple[str, str, str]:
+    """(field, value as printed, sentence) for one spec; `wrong` misstates it on purpose."""
+    attr = category.attributes[attr_index]
     value = product.specs[attr.name]
     if wrong:
         if isinstance(attr, NumericAttr):
@@ -58,7 +59,7 @@ def _spec_fact(category: Category, product: ProductDraft, rng: np.random.Generat
             value = [v for v in attr.values if v != value][0]
         else:
             value = not value
-    return attr.name, format_spec(attr, value)
+    return f"spec:{attr.name}", format_spec(attr, value), spec_sentence(attr, value)
 
 
 def _date(rng: np.random.Generator, stale: bool) -> str:
@@ -83,10 +84,10 @@ def _expert(category: Category, p: ProductDraft, pid: str, rng: np.random.Genera
     price = int(p.price_cents * rng.uniform(1.1, 1.3)) // 100 * 100 + 99 if stale else p.price_cents
     page.lines.append(f"It sells for {dollars(price)}.")
     page.facts.append((p.index, "price", str(price), "stale" if stale else "current"))
-    for k in range(2):
-        name, value = _spec_fact(category, p, rng, wrong and k == 0)
-        page.lines.append(f"Its {category.attribute(name).label} is {value}.")
-        page.facts.append((p.index, f"spec:{name}", value, "wrong" if wrong and k == 0 else "current"))
+    for k, attr_index in enumerate(rng.permutation(len(category.attributes))[:2]):
+        field, value, sentence = _spec_fact(category, p, int(attr_index), wrong and k == 0)
+        page.lines.append(sentence)
+        page.facts.append((p.index, field, value, "wrong" if wrong and k == 0 else "current"))
     for a in rng.permutation(len(category.aspects))[:2]:
         aspect = category.aspects[int(a)]
         verdict, word = _verdict(p.qualities[aspect.name], rng)
@@ -102,10 +103,10 @@ def _comparison(category: Category, products: list[ProductDraft], ids: list[str]
                      _date(rng, stale), author, [p.index for p in products])
     for p, pid in zip(products, ids):
         price = int(p.price_cents * rng.uniform(1.1, 1.3)) // 100 * 100 + 99 if stale else p.price_cents
-        name, value = _spec_fact(category, p, rng, False)
-        page.lines.append(f"The {p.title} ({pid}) costs {dollars(price)} and its {category.attribute(name).label} is {value}.")
+        field, value, sentence = _spec_fact(category, p, int(rng.integers(len(category.attributes))), False)
+        page.lines.append(f"The {p.title} ({pid}) costs {dollars(price)}. {sentence}")
         page.facts.append((p.index, "price", str(price), "stale" if stale else "current"))
-        page.facts.append((p.index, f"spec:{name}", value, "current"))
+        page.facts.append((p.index, field, value, "current"))
     aspect = category.aspects[int(rng.integers(len(category.aspects)))]
     best = max(products, key=lambda p: (p.qualities[aspect.name], -p.index))
     page.lines.append(f"On {aspect.label}, the {best.title} comes out ahead.")

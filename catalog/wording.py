@@ -21,6 +21,13 @@ def format_spec(attr: Attribute, value: SpecValue) -> str:
     return f"{number} {attr.unit}".strip()
 
 
+def spec_sentence(attr: Attribute, value: SpecValue, template: str = "Its {label} is {value}.") -> str:
+    """A spec as a sentence; booleans read `It has ...` / `It has no ...` whatever the template."""
+    if isinstance(attr, BoolAttr):
+        return f"It has {attr.label}." if value else f"It has no {attr.label}."
+    return template.format(label=attr.label, value=format_spec(attr, value))
+
+
 def describe_must_have(category: Category, constraint: Constraint) -> str:
     """A must-have in plain words: `active noise cancelling`, `battery life of at least 30 h`."""
     if constraint.attr == "brand":

@@ -1,0 +1,42 @@
+"""The console script: one JSON document on stdout with --json, errors on stderr with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shopgym.cli import main
+
+
+def _json_out(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_search_with_filters_as_json(world_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = _json_out(capsys, ["catalog", "search", str(world_dir), "headphones", "--category", "headphones",
+                                "--max-price", "150", "--spec", "noise_cancelling=true", "--sort", "price_asc",
+                                "--json"])
+    products = result["products"]
+    assert products and result["total"] >= len(products)
+    assert all(p["category"] == "headphones" and p["price_cents"] <= 15000 for p in products)
+    assert [p["price_cents"] for p in products] == sorted(p["price_cents"] for p in products)
+
+
+def test_history_and_stats_as_json(world_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history = _json_out(capsys, ["catalog", "history", str(world_dir), "--split", "test", "--json"])
+    assert history["shopper_id"] and history["events"]
+    stats = _json_out(capsys, ["catalog", "stats", str(world_dir), "--json"])
+    assert stats["products"] == 2000
+
+
+def test_bad_input_is_an_error_message_not_a_traceback(world_dir: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalog", "stats", str(tmp_path / "missing")]) == 2
+    assert "no catalog at" in capsys.readouterr().err
+    assert main(["catalog", "build", "--products", "2000", "--out", str(world_dir), "--quiet"]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert main(["catalog", "search", str(world_dir), "x", "--spec", "bad name;=1"]) == 2
+    assert "spec" in capsys.readouterr().err
