@@ -25,5 +25,6 @@ def test_wheel_installs_and_imports(tmp_path: Path) -> None:
                           check=True, capture_output=True, text=True).stdout.strip()
     probe = ("import sys; sys.path.append(sys.argv[1]); import shopgym.catalog as c; "
              "assert 'site-packages' in c.__file__ and 'shopgym/catalog' in c.__file__; print(c.WorldConfig().products)")
-    out = subprocess.run([str(python), "-c", probe, site], check=True, capture_output=True, text=True)
+    out = subprocess.run([str(python), "-c", probe, site], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "2000"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job as far as it exists: build a small world, then show its stats, a search and one shopper.
+set -euo pipefail
+shopgym=${1:-shopgym}
+out=${2:-demo-out}
+world="$out/world"
+
+"$shopgym" catalog build --seed 7 --products 2000 --out "$world" --overwrite
+echo
+echo "== stats =="
+"$shopgym" catalog stats "$world"
+echo
+echo "== search: noise cancelling headphones under \$150, cheapest first =="
+"$shopgym" catalog search "$world" "noise cancelling headphones" --category headphones --max-price 150 \
+  --spec noise_cancelling=true --sort price_asc
+echo
+echo "== a test-split shopper's observable history =="
+"$shopgym" catalog history "$world" --split test
