@@ -40,3 +40,18 @@ def test_bad_input_is_an_error_message_not_a_traceback(world_dir: Path, tmp_path
     assert "is not empty" in capsys.readouterr().err
     assert main(["catalog", "search", str(world_dir), "x", "--spec", "bad name;=1"]) == 2
     assert "spec" in capsys.readouterr().err
+
+
+def test_import_reports_rejects_and_exits_on_bad_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "amazon2023"
+    argv = ["catalog", "import", "--format", "amazon2023", "--meta", str(fixtures / "meta.jsonl"),
+            "--reviews", str(fixtures / "reviews.jsonl"), "--json"]
+    assert main([*argv, "--out", str(tmp_path / "strict")]) == 1
+    strict = json.loads(capsys.readouterr().out)
+    assert strict["exceeded_max_bad_rate"] and strict["rejected"]
+    assert all({"file", "line", "reason"} <= set(r) for r in strict["rejected"])
+    assert main([*argv, "--out", str(tmp_path / "lenient"), "--max-bad-rate", "0.5"]) == 0
+    lenient = json.loads(capsys.readouterr().out)
+    assert lenient["imported"] == strict["imported"] and lenient["content_hash"] == strict["content_hash"]
+    total = lenient["imported"]["products"] + lenient["imported"]["reviews"] + lenient["rejected_count"]
+    assert total == lenient["rows_read"]
