@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .tables import TABLES
+from .tables import HIDDEN_TABLES, TABLES, canary
 
 DB_FILE = "catalog.db"
 HASHED_META_KEYS = ("generator_version", "source", "config_json")
@@ -73,7 +73,9 @@ def finalize_catalog(out_dir: Path, source: str, search_backend: str = "whoosh")
 
     db = open_for_writing(out_dir)
     set_meta(db, source=source, search_backend=search_backend)
-    db.conn.commit()
+    with db.conn:
+        for table in HIDDEN_TABLES:
+            db.execute(f"UPDATE {table} SET canary = ?", [canary(table)])
     db.close()
     build_search_index(out_dir, search_backend)
     digest = content_hash(out_dir / DB_FILE)

@@ -80,27 +80,35 @@ TABLES: dict[str, tuple[dict[str, type | str], str | tuple[str, ...], list[tuple
     ),
     # --- hidden truth: never read by the read API ---
     "hidden_products": (
-        {"product_id": str, "qualities_json": str, "defects_json": str, "near_duplicate_of": str},
+        {"product_id": str, "qualities_json": str, "defects_json": str, "near_duplicate_of": str, "canary": str},
         "product_id",
         [],
     ),
     "hidden_review_labels": (
-        {"review_id": str, "sentiments_json": str, "fake": int, "adversarial": int},
+        {"review_id": str, "sentiments_json": str, "fake": int, "adversarial": int, "canary": str},
         "review_id",
         [],
     ),
     "hidden_page_facts": (
-        {"page_id": str, "seq": int, "product_id": str, "field": str, "value": str, "accuracy": str},
+        {"page_id": str, "seq": int, "product_id": str, "field": str, "value": str, "accuracy": str,
+         "canary": str},
         ("page_id", "seq"),
         [],
     ),
     "hidden_shopper_prefs": (
-        {"shopper_id": str, "category": str, "prefs_json": str},
+        {"shopper_id": str, "category": str, "prefs_json": str, "canary": str},
         ("shopper_id", "category"),
         [],
     ),
-    "hidden_task_needs": ({"task_id": str, "kind": str, "need_json": str, "knobs_json": str}, "task_id", []),
+    "hidden_task_needs": ({"task_id": str, "kind": str, "need_json": str, "knobs_json": str, "canary": str}, "task_id", []),
 }
+
+
+
+def canary(table: str) -> str:
+    """The string planted in every row of a hidden table: seeing it outside grading means a leak."""
+    return f"SHOPGYM-CANARY-{table.removeprefix(HIDDEN_PREFIX).upper()}"
+
 
 OBSERVABLE_TABLES = [name for name in TABLES if not name.startswith(HIDDEN_PREFIX)]
 HIDDEN_TABLES = [name for name in TABLES if name.startswith(HIDDEN_PREFIX)]

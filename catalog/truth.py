@@ -1,0 +1,96 @@
+"""Hidden truth for grading only: task needs, utilities, latent qualities, review labels.
+
+Tools never use this module; the env's reward does. Every record carries its table's canary, so a
+record that reaches an observation or `info` shows up in the leakage test.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .need import Need
+from .store import DB_FILE
+from .taxonomy import CATEGORY_BY_ID, Category
+from .utility import CategoryTable
+
+
+@dataclass(frozen=True)
+class TaskTruth:
+    task_id: str
+    kind: str
+    truth_source: str
+    need: Need
+    utilities: dict[str, float]  # product id -> utility, for every product of the category
+    fitting: frozenset[str]
+    canary: str = field(repr=False)
+
+    def ideal_ranking(self) -> list[str]:
+        return sorted(self.fitting, key=lambda p: (-self.utilities[p], p))
+
+
+def observable_category(conn: sqlite3.Connection, category_id: str) -> Category:
+    """A category of an imported dump, from its stored schema (no latent aspects)."""
+    row = conn.execute("SELECT id, name, department, noun, schema_json, aspects_json FROM categories WHERE id = ?",
+                       (category_id,)).fetchone()
+    return Category(id=row[0], name=row[1], department=row[2], noun=row[3], price_low=1, price_high=2,
+                    attributes=json.loads(row[4]), aspects=json.loads(row[5]), uses=[])
+
+
+class TruthReader:
+    """Read access to the hidden tables of a catalog folder."""
+
+    def __init__(self, catalog_dir: Path | str) -> None:
+        self.conn = sqlite3.connect(f"file:{Path(catalog_dir) / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
+        self._tables: dict[str, CategoryTable] = {}
+        self._tasks: dict[str, TaskTruth] = {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def category_table(self, category_id: str) -> CategoryTable:
+        """The category's products with latent qualities (observable signals for imported dumps)."""
+        if category_id not in self._tables:
+            category = CATEGORY_BY_ID.get(category_id) or observable_category(self.conn, category_id)
+            rows = self.conn.execute(
+                "SELECT p.id, p.brand, p.price_cents, p.rating, p.specs_json, h.qualities_json FROM products p "
+                "LEFT JOIN hidden_products h ON h.product_id = p.id WHERE p.category = ? ORDER BY p.id",
+                (category_id,)).fetchall()
+            aspects = [a.name for a in category.aspects]
+            self._tables[category_id] = CategoryTable.from_rows(category, [
+                (r[0], r[1], r[2] if r[2] is not None else 2**62, r[3], json.loads(r[4]),
+                 json.loads(r[5]) if r[5] else {a: r[3] / 5 for a in aspects}) for r in rows])
+        return self._tables[category_id]
+
+    def task(self, task_id: str) -> TaskTruth:
+        if task_id not in self._tasks:
+            row = self.conn.execute(
+                "SELECT h.kind, h.need_json, h.canary, t.truth_source FROM hidden_task_needs h "
+                "JOIN tasks t ON t.id = h.task_id WHERE h.task_id = ?", (task_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no task {task_id!r}")
+            need = Need.model_validate_json(row[1])
+            table = self.category_table(need.category)
+            utilities = table.utility(need)
+            fits = table.fits(need)
+            self._tasks[task_id] = TaskTruth(
+                task_id=task_id, kind=row[0], truth_source=row[3], need=need,
+                utilities={pid: float(u) for pid, u in zip(table.ids, utilities)},
+                fitting=frozenset(np.array(table.ids)[fits].tolist()), canary=row[2] or "")
+        return self._tasks[task_id]
+
+    def review_sentiment(self, product_id: str, aspect: str) -> float | None:
+        """Mean labelled sentiment (-1..1) of an aspect over a product's genuine reviews; None if unlabelled."""
+        rows = self.conn.execute(
+            "SELECT l.sentiments_json FROM hidden_review_labels l JOIN reviews r ON r.id = l.review_id "
+            "WHERE r.product_id = ? AND l.fake = 0", (product_id,)).fetchall()
+        signs = [json.loads(s)[aspect] for (s,) in rows if aspect in json.loads(s)]
+        return float(np.mean(signs)) if signs else None
+
+    def quality(self, product_id: str, aspect: str) -> float | None:
+        row = self.conn.execute("SELECT qualities_json FROM hidden_products WHERE product_id = ?", (product_id,)).fetchone()
+        return json.loads(row[0]).get(aspect) if row else None
