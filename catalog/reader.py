@@ -77,6 +77,15 @@ class CatalogReader:
         return [CategoryInfo(id=r[0], name=r[1], department=r[2], noun=r[3], attributes=json.loads(r[4]),
                              aspects=json.loads(r[5])) for r in rows]
 
+    def spec_names(self, category: str | None = None) -> list[str]:
+        """Spec names of one category (all categories when None); unknown category raises NotFound."""
+        infos = self.categories()
+        if category is not None:
+            infos = [c for c in infos if c.id == category]
+            if not infos:
+                raise NotFound(f"no category {category!r}")
+        return sorted({a["name"] for c in infos for a in c.attributes})
+
     def get_product(self, product_id: str, sections: list[str] | None = None) -> Product:
         """A product with the chosen sections (all by default: overview, specs, description, variants)."""
         wanted = set(sections or PRODUCT_SECTIONS)

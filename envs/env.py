@@ -69,7 +69,7 @@ class ProductResearchEnv(gym.Env[dict, str]):
     is made with `evaluation=True`.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(self, catalog: str | Path | None = None, max_steps: int = 20, split: str = "train",
                  evaluation: bool = False, user: UserSimulator | None = None, render_mode: str | None = None) -> None:
@@ -93,6 +93,7 @@ class ProductResearchEnv(gym.Env[dict, str]):
             "steps_left": spaces.Discrete(max_steps + 1),
             "valid_tools": spaces.MultiBinary(len(TOOL_NAMES)),
         })
+        self._closed = False
         self._episode: Episode | None = None
         self._truth: TaskTruth | None = None
         self._category: Category | None = None
@@ -184,8 +185,10 @@ class ProductResearchEnv(gym.Env[dict, str]):
         return None
 
     def close(self) -> None:
-        self.reader.close()
-        self.truth_reader.close()
+        if not self._closed:
+            self.reader.close()
+            self.truth_reader.close()
+            self._closed = True
 
     # --- internals ---
     def _pick_task(self, options: dict[str, Any]):

@@ -59,6 +59,11 @@ def search_products(
 ) -> str:
     """Search the shop's catalog with optional filters; 5 results a page."""
     names = sorted(set(specs) | set(spec_min) | set(spec_max))
+    known = ctx.reader.spec_names(category) if names else []
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        scope = f"for category {category}" if category else "in any category"
+        raise ValueError(f"unknown spec {unknown[0]!r}; valid specs {scope}: {', '.join(known)}")
     filters = SearchFilters(
         category=category, brand=brand,
         min_price_cents=round(min_price * 100) if min_price is not None else None,

@@ -115,6 +115,19 @@ def _catalog_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from shopgym.agents.evaluate import evaluate
+
+    result = evaluate(args.policy, Path(args.catalog) if args.catalog else None, args.split, args.episodes, args.seed,
+                      progress=not args.json)
+    lines = [f"{args.policy} on {args.episodes} {args.split} tasks: mean reward {result.mean_reward:.3f} "
+             f"(95% CI {result.reward_ci95[0]:.3f} to {result.reward_ci95[1]:.3f})"]
+    lines += [f"  {name:<22} {p.mean:8.3f}  [{p.ci95[0]:.3f}, {p.ci95[1]:.3f}]" for name, p in result.parts.items()]
+    lines += [f"  absent: {name}: {why}" for name, why in result.absent.items()]
+    _emit(args, result.model_dump(mode="json"), "\n".join(lines))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopgym", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -173,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--max-bad-rate", type=float, default=0.25, dest="max_bad_rate")
     imp.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh")
     imp.set_defaults(run=_catalog_import)
+
+    evaluate = with_json(verbs.add_parser("evaluate", help="run a policy on distinct tasks and report rewards"))
+    evaluate.add_argument("--policy", required=True, choices=["heuristic", "random", "oracle"])
+    evaluate.add_argument("--catalog", help="catalog folder (default: the cached default world)")
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
+    evaluate.add_argument("--episodes", type=int, default=20)
+    evaluate.add_argument("--seed", type=int, default=1)
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 
@@ -183,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, LookupError) as error:
         print(f"shopgym: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed early, e.g. piped into `head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,104 @@
+"""Run a policy over distinct tasks of a split and report mean reward and every part with 95% intervals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from shopgym.envs import ProductResearchEnv
+
+from .baselines import POLICIES, Policy
+
+
+class Interval(BaseModel):
+    mean: float
+    ci95: tuple[float, float]
+
+
+class EpisodeResult(BaseModel):
+    task_id: str
+    seed: int
+    reward: float
+    parts: dict[str, float]
+    termination: str
+    steps: int
+
+
+class Evaluation(BaseModel):
+    policy: str
+    split: str
+    catalog_hash: str
+    mean_reward: float
+    reward_ci95: tuple[float, float]
+    parts: dict[str, Interval]
+    absent: dict[str, str]
+    episodes: list[EpisodeResult]
+
+
+def interval(values: list[float]) -> Interval:
+    """Mean with a normal-approximation 95% confidence interval, clipped to the range of the values."""
+    array = np.asarray(values, dtype=float)
+    mean = float(array.mean())
+    half = 1.96 * float(array.std(ddof=1)) / math.sqrt(len(array)) if len(array) > 1 else 0.0
+    low, high = max(mean - half, float(array.min())), min(mean + half, float(array.max()))
+    return Interval(mean=round(mean, 4), ci95=(round(low, 4), round(high, 4)))
+
+
+def distinct_tasks(env: ProductResearchEnv, split: str, count: int, seed: int) -> list[str]:
+    """`count` distinct tasks of `split`, in an order fixed by `seed`."""
+    ids = sorted(t.id for t in env.tasks.values() if t.split == split)
+    if count > len(ids):
+        raise ValueError(f"asked for {count} episodes but split {split!r} has only {len(ids)} tasks")
+    order = np.random.default_rng(seed).permutation(len(ids))[:count]
+    return [ids[int(i)] for i in order]
+
+
+def run_episode(env: ProductResearchEnv, policy: Policy, seed: int, task_id: str) -> EpisodeResult:
+    observation, _ = env.reset(seed=seed, options={"task_id": task_id})
+    actions = policy.actions(env, observation["text"])
+    action = next(actions)
+    while True:
+        observation, reward, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            return EpisodeResult(task_id=task_id, seed=seed, reward=reward, parts=info["reward_parts"],
+                                 termination=info["termination"], steps=info["step"])
+        try:
+            action = actions.send(observation["text"])
+        except StopIteration:
+            action = {"tool": "submit_report", "arguments": {"report": {}}}
+
+
+def evaluate(policy_name: str, catalog: Path | None, split: str, episodes: int, seed: int,
+             make_policy: Callable[[int], Policy] | None = None, progress: bool = False) -> Evaluation:
+    """Episode i runs with seed `seed + i` on the i-th of `episodes` distinct tasks."""
+    from tqdm import tqdm
+
+    if make_policy is None:
+        if policy_name not in POLICIES:
+            raise ValueError(f"unknown policy {policy_name!r}; valid: {', '.join(POLICIES)}")
+        factory = POLICIES[policy_name]
+        make_policy = (lambda s: factory(s)) if policy_name == "random" else (lambda s: factory())
+    env = ProductResearchEnv(catalog=catalog, split=split, evaluation=True)
+    try:
+        tasks = distinct_tasks(env, split, episodes, seed)
+        results = [run_episode(env, make_policy(seed + i), seed + i, task_id)
+                   for i, task_id in enumerate(tqdm(tasks, desc=f"evaluating {policy_name}", disable=not progress))]
+        observable = any(env.tasks[t].truth_source == "observable" for t in tasks)
+        catalog_hash = env.reader.content_hash
+    finally:
+        env.close()
+    names = list(results[0].parts)
+    absent = {"claim_precision (aspect claims)": "a real dump has no review labels, so aspect claims cannot be "
+                                                 "verified; utilities come from observable ratings and prices"} \
+        if observable else {}
+    return Evaluation(
+        policy=policy_name, split=split, catalog_hash=catalog_hash,
+        mean_reward=round(float(np.mean([r.reward for r in results])), 4),
+        reward_ci95=interval([r.reward for r in results]).ci95,
+        parts={n: interval([r.parts[n] for r in results]) for n in names},
+        absent=absent, episodes=results,
+    )
