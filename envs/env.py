@@ -12,6 +12,7 @@ from gymnasium import spaces
 from pydantic import ValidationError
 
 from shopgym.catalog import CatalogReader
+from shopgym.catalog.need import Need, Priority
 from shopgym.catalog.taxonomy import CATEGORY_BY_ID, Category
 from shopgym.catalog.truth import TaskTruth, TruthReader, observable_category
 from shopgym.schema import ToolCall
@@ -19,7 +20,7 @@ from shopgym.schema import ToolCall
 from .default_world import default_world
 from .episode import Episode
 from .report import Report
-from .request import canonical_request
+from .request import STATED, canonical_request
 from .reward import ProductFacts, grade
 from .text import CHARSET, normalise
 from .tools import TOOL_NAMES, TOOLS, ToolContext, tool_schema_hash, tool_schemas
@@ -122,6 +123,20 @@ class ProductResearchEnv(gym.Env[dict, str]):
         draft = report if isinstance(report, Report) else Report.model_validate(report)
         return grade(self._require_truth(), self._category, draft, self.episode, self._facts)
 
+    def stated_need(self) -> Need:
+        """The need as far as the agent has been told it (request and answers): observable, not hidden."""
+        need = self._require_truth().need
+        stated = self.episode.stated
+        return need.model_copy(update={
+            "budget_cents": need.budget_cents if "budget" in stated else None,
+            "min_rating": need.min_rating if "budget" in stated else None,
+            "must_haves": need.must_haves if "must_haves" in stated else [],
+            "deal_breakers": need.deal_breakers if "deal_breakers" in stated else [],
+            "priorities": [Priority(aspect=p.aspect, weight=round(1 / (rank + 1), 4)) for rank, p in  # order only
+                           enumerate(sorted(need.priorities, key=lambda p: -p.weight))] if "priorities" in stated else [],
+            "spec_weights": {},
+        })
+
     def snapshot(self) -> Episode:
         """The episode state, to `restore` after a tool call a reviewer rejects."""
         return self.episode.copy()
@@ -145,7 +160,8 @@ class ProductResearchEnv(gym.Env[dict, str]):
             if self.evaluation:
                 raise ValueError("evaluation always uses the canonical request; drop the 'request' option")
             request = str(options["request"])
-        self._episode = Episode(task_id=task.id, category=need.category, request=request, max_steps=self.max_steps)
+        self._episode = Episode(task_id=task.id, category=need.category, request=request, max_steps=self.max_steps,
+                                stated=set(STATED[task.difficulty]))
         text = (f"Request: {request}\nTools: {', '.join(TOOL_NAMES)}. You have {self.max_steps} steps; "
                 "finish with submit_report.")
         return self._observation(text), self._info(error=False)

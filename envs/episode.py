@@ -21,6 +21,7 @@ class Episode:
     retrieved_reviews: set[str] = field(default_factory=set)
     retrieved_pages: set[str] = field(default_factory=set)  # opened with open_page
     calls: list[str] = field(default_factory=list)  # canonical JSON of each valid call
+    stated: set[str] = field(default_factory=set)  # parts of the need the request states or the user answered
     report: Report | None = None
 
     @property

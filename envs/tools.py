@@ -19,7 +19,7 @@ from shopgym.catalog.taxonomy import Category
 
 from .episode import Episode
 from .report import Report
-from .user import UserSimulator
+from .user import UserSimulator, topics_asked
 
 SEARCH_PAGE_SIZE = 5
 REVIEW_PAGE_SIZE = 3
@@ -160,6 +160,7 @@ def open_page(
 
 def ask_user(ctx: ToolContext, question: Annotated[str, Field(min_length=3, max_length=500)]) -> str:
     """Ask the shopper a clarifying question."""
+    ctx.episode.stated.update(topics_asked(question))
     return "User: " + ctx.user.answer(question, ctx.need, ctx.category)
 
 

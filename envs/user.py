@@ -20,6 +20,11 @@ FALLBACK = ("I'm not sure what you mean. You can ask me about my budget, must-ha
             "brands or things to avoid, or what matters most to me.")
 
 
+def topics_asked(question: str) -> list[str]:
+    """Which parts of a need (budget, must_haves, deal_breakers, priorities) a question asks about."""
+    return [topic for topic, pattern in _TOPICS.items() if re.search(pattern, question, re.IGNORECASE)]
+
+
 class UserSimulator(Protocol):
     """Answers a researcher's question on behalf of the shopper whose need is given."""
 
@@ -30,7 +35,7 @@ class ScriptedUser:
     """Answers only the topics a question asks about, straight from the need; same question, same answer."""
 
     def answer(self, question: str, need: Need, category: Category) -> str:
-        asked = [topic for topic, pattern in _TOPICS.items() if re.search(pattern, question, re.IGNORECASE)]
+        asked = topics_asked(question)
         if not asked:
             return FALLBACK
         lines = [describe(category, need, topic) for topic in asked]
