@@ -33,7 +33,7 @@ TABLES: dict[str, tuple[dict[str, type | str], str | tuple[str, ...], list[tuple
             "variants_json": str,  # [{"name": ..., "values": [...]}]
         },
         "id",
-        [("category", "price_cents"), ("brand",)],
+        [("category", "price_cents"), ("brand",), ("review_count",), ("rating",)],
     ),
     "reviews": (
         {

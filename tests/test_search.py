@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 
 from shopgym.catalog.models import SearchFilters, SpecFilter
 from shopgym.catalog.search import PageSearch, ProductSearch, build_search_index, open_search_index
+from shopgym.catalog.search.query import tokenize
+from shopgym.catalog.search.tiers import Tier, plan
+from shopgym.catalog.store import content_hash
 from shopgym.catalog.tables import create_tables
 
 BACKENDS = ["whoosh", "fts5"]
@@ -334,8 +337,9 @@ def test_reader_connection_really_hides_hidden_tables(engines) -> None:
             conn.execute("SELECT * FROM hidden_products").fetchall()
 
 
-def test_rebuild_replaces_index(tmp_path: Path) -> None:
+def test_rebuild_replaces_index_and_keeps_content_hash(tmp_path: Path) -> None:
     write_catalog(tmp_path)
+    before = content_hash(tmp_path / "catalog.db")
     for backend in BACKENDS:
         build_search_index(tmp_path, backend)
         build_search_index(tmp_path, backend)
@@ -343,10 +347,69 @@ def test_rebuild_replaces_index(tmp_path: Path) -> None:
         index = open_search_index(tmp_path, conn, backend)
         assert index.search("falcon", 10) == ["P000", "P037"]
         assert index.search("falcon", 10, category="blenders") == ["P037"]
+        assert index.search("shoes", 10, category="running") == []  # a word of an id is not the id
         index.close()
         conn.close()
+    assert content_hash(tmp_path / "catalog.db") == before
     with pytest.raises(ValueError, match="whoosh, fts5"):
         build_search_index(tmp_path, "lucene")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_catalog_without_pages(tmp_path: Path, backend: str) -> None:
+    db = sqlite_utils.Database(tmp_path / "catalog.db")
+    create_tables(db)
+    db["products"].insert_all(PRODUCTS[:3])
+    db.close()
+    build_search_index(tmp_path, backend)
+    conn = open_reader(tmp_path / "catalog.db")
+    index = open_search_index(tmp_path, conn, backend)
+    assert PageSearch(conn, index).search("guide") == []
+    assert [p.id for p in ProductSearch(conn, index).search("lynx", SearchFilters()).products] == ["P002"]
+    index.close()
+    conn.close()
+
+
+def test_tokenize_folds_and_drops_noise() -> None:
+    assert tokenize("Café ÉCOUTEURS, the usb_c 4K!! a 2.5mm") == ["cafe", "ecouteurs", "usb", "4k", "5mm"]
+    assert tokenize(" ".join(f"w{i}" for i in range(40))) == [f"w{i}" for i in range(16)]
+    assert tokenize("AND OR NOT * NEAR( \x00 🎧") == ["near"]
+
+
+def test_plan_tiers() -> None:
+    doc_freq = {"kaikor": 40, "vista": 300, "headphones": 900, "absent": 0}
+    assert plan(["absent"], doc_freq, 500) == []
+    assert plan(["kaikor", "vista", "absent"], doc_freq, 500) == [Tier(("kaikor", "vista"))]  # all fit: exact
+    assert plan(["headphones", "vista", "kaikor"], doc_freq, 500) == [
+        Tier(("kaikor", "vista"), every=True), Tier(("kaikor", "vista")), Tier(("headphones", "vista", "kaikor"))
+    ]
+    assert plan(["headphones", "vista", "kaikor"], doc_freq, 100) == [
+        Tier(("kaikor", "vista"), every=True), Tier(("kaikor",)), Tier(("headphones", "vista", "kaikor"))
+    ]
+
+
+TIER_QUERIES = ["headphones blender shoes", "sonora falcon wireless headphones", "black white blue studio",
+                "wireless compact classic", "pairs well with the otter"]
+
+
+@pytest.mark.parametrize("budget", [2, 5, 9])
+@pytest.mark.parametrize("category", [None, "headphones"])
+def test_budgeted_tiers_score_the_same_documents_in_both_backends(catalog_dir: Path, budget: int,
+                                                                  category: str | None) -> None:
+    conn = open_reader(catalog_dir / "catalog.db")
+    indexes = [open_search_index(catalog_dir, conn, backend, score_budget=budget) for backend in BACKENDS]
+    for query in TIER_QUERIES:
+        words = set(tokenize(query))
+        matching = {p["id"] for p in PRODUCTS if words & set(tokenize(" ".join([p["title"], p["description"],
+                                                                                  p["specs_json"]])))
+                    and category in (None, p["category"])}
+        found = [index.search(query, budget, category) for index in indexes]
+        assert set(found[0]) == set(found[1]) <= matching, query
+        assert len(found[0]) == len(set(found[0])) == min(budget, len(matching)), query
+    assert indexes[0].search("sonora falcon wireless headphones", 2)[0] == "P000"  # the core words come first
+    for index in indexes:
+        index.close()
+    conn.close()
 
 
 HOSTILE_TEXT = st.one_of(

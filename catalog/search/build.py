@@ -10,7 +10,6 @@ from ..store import DB_FILE, SEARCH_BACKENDS
 from .documents import product_body
 from .fts5_index import Fts5Index, build_fts5
 from .protocol import SearchIndex
-from .query import fold
 from .tiers import SCORE_BUDGET
 
 
@@ -20,16 +19,16 @@ def _check_backend(backend: str) -> None:
 
 
 def _product_docs(conn: sqlite3.Connection) -> Iterator[dict[str, str]]:
-    """Products in static-rank order (most reviewed first), text accent-folded like queries."""
+    """Products in static-rank order (most reviewed first), as the FTS5 build orders its rowids."""
     sql = "SELECT id, category, title, brand, description, specs_json FROM products ORDER BY review_count DESC, id"
     for id_, category, title, brand, description, specs_json in conn.execute(sql):
-        yield {"id": id_, "category": category or "", "title": fold(title or ""), "brand": fold(brand or ""),
-               "body": fold(product_body(description, specs_json))}
+        yield {"id": id_, "category": category or "", "title": title or "", "brand": brand or "",
+               "body": product_body(description, specs_json)}
 
 
 def _page_docs(conn: sqlite3.Connection) -> Iterator[dict[str, str]]:
     for id_, title, text in conn.execute("SELECT id, title, text FROM pages ORDER BY id"):
-        yield {"id": id_, "title": fold(title or ""), "body": fold(text or "")}
+        yield {"id": id_, "title": title or "", "body": text or ""}
 
 
 def build_search_index(out_dir: Path, backend: str) -> None:

@@ -64,14 +64,7 @@ def _quoted(words: tuple[str, ...], joiner: str) -> str:
 
 def match_expression(table: str, tier: Tier, category: str | None) -> str:
     """The FTS5 MATCH text for one tier: built only from quoted word tokens."""
-    expr = _quoted(tier.match, "AND" if tier.every else "OR")
-    if tier.also_score:
-        expr = f"{expr} AND {_quoted(tier.also_score, 'OR')}"
-    excluded = [_quoted(tier.exclude_every, "AND")] if tier.exclude_every else []
-    excluded += [_quoted(tier.exclude_any, "OR")] if tier.exclude_any else []
-    if excluded:
-        expr = f"({expr}) NOT ({' OR '.join(excluded)})"
-    expr = f"{TEXT_COLUMNS[table]} : ({expr})"
+    expr = f"{TEXT_COLUMNS[table]} : {_quoted(tier.match, 'AND' if tier.every else 'OR')}"
     if category is not None:
         expr = f'{{category}} : "{category_token(category)}" AND {expr}'
     return expr
@@ -97,15 +90,20 @@ class Fts5Index:
         tokens = tokenize(query)
         if not tokens:
             return []
+        taken: list[int] = []  # rowids scored by earlier tiers
 
         def rank(tier: Tier, want: int, budget: int) -> tuple[list[str], int]:
             expr = match_expression(table, tier, category)
-            probe = f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid LIMIT ?"
-            rowids = self._conn.execute(probe, (expr, budget)).fetchall()
+            fresh = f"rowid NOT IN ({', '.join('?' * len(taken))})"
+            probe = f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND {fresh} ORDER BY rowid LIMIT ?"
+            rowids = [row[0] for row in self._conn.execute(probe, (expr, *taken, budget))]
             if not rowids:
                 return [], 0
-            sql = f"SELECT id FROM {table} WHERE {table} MATCH ? AND rowid <= ? ORDER BY rank, rowid LIMIT ?"
-            return [row[0] for row in self._conn.execute(sql, (expr, rowids[-1][0], want))], len(rowids)
+            sql = (f"SELECT id FROM {table} WHERE {table} MATCH ? AND rowid <= ? AND {fresh} "
+                   "ORDER BY rank, rowid LIMIT ?")
+            ids = [row[0] for row in self._conn.execute(sql, (expr, rowids[-1], *taken, want))]
+            taken.extend(rowids)
+            return ids, len(rowids)
 
         tiers = plan(tokens, self._doc_freq(table, tokens), self._budget)
         return ranked_pool(tiers, rank, limit, self._budget)

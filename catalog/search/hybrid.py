@@ -71,16 +71,21 @@ def _spec_clause(spec: SpecFilter) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
-def _where(filters: SearchFilters) -> tuple[str, list[object]]:
-    """One WHERE condition (never empty) and its parameters for every filter set."""
+def _where(filters: SearchFilters, use_indexes: bool = True) -> tuple[str, list[object]]:
+    """One WHERE condition (never empty) and its parameters for every filter set.
+
+    Without `use_indexes` the columns are written `+col`, so that SQLite looks the pooled ids up by
+    primary key instead of scanning a whole category through the (category, price) index.
+    """
     clauses: list[str] = []
     params: list[object] = []
+    col = "" if use_indexes else "+"
     for clause, value in (
-        ("category = ?", filters.category),
-        ("brand = ? COLLATE NOCASE", filters.brand),
-        ("price_cents >= ?", filters.min_price_cents),
-        ("price_cents <= ?", filters.max_price_cents),
-        ("rating >= ?", filters.min_rating),
+        (f"{col}category = ?", filters.category),
+        (f"{col}brand = ? COLLATE NOCASE", filters.brand),
+        (f"{col}price_cents >= ?", filters.min_price_cents),
+        (f"{col}price_cents <= ?", filters.max_price_cents),
+        (f"{col}rating >= ?", filters.min_rating),
     ):
         if value is not None:
             clauses.append(clause)
@@ -107,8 +112,8 @@ class ProductSearch:
         Raises ValueError for an unknown sort, a bad page or page size, or an invalid spec name.
         """
         _check_paging(sort, page, page_size)
-        where, params = _where(filters)
         tokens = tokenize(query)
+        where, params = _where(filters, use_indexes=not tokens)
         columns = ", ".join(SUMMARY_COLUMNS)
         offset = (page - 1) * page_size
         if tokens:

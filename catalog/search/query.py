@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 TOKEN_PATTERN = r"[^\W_]+"  # letters and digits; underscore and everything else separate words
 MIN_TOKEN_LEN = 2
@@ -26,17 +27,26 @@ _TOKEN_RE = re.compile(TOKEN_PATTERN)
 
 def fold(text: str) -> str:
     """`text` without accents (é -> e), as SQLite's unicode61 tokenizer folds them."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFD", text)
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
+def words(text: str) -> Iterator[str]:
+    """The folded lowercase words of `text`, without stopwords or very short/long ones."""
+    for match in _TOKEN_RE.finditer(fold(text).lower()):
+        word = match.group()
+        if MIN_TOKEN_LEN <= len(word) <= MAX_TOKEN_LEN and word not in STOPWORDS:
+            yield word
+
+
 def tokenize(text: str) -> list[str]:
-    """Distinct folded lowercase word tokens of `text`, in order, without stopwords or very short/long ones."""
+    """The distinct words of a query, in order, at most `MAX_TOKENS`."""
     tokens: list[str] = []
-    for match in _TOKEN_RE.finditer(fold(text[:MAX_QUERY_CHARS]).lower()):
-        token = match.group()
-        if MIN_TOKEN_LEN <= len(token) <= MAX_TOKEN_LEN and token not in STOPWORDS and token not in tokens:
-            tokens.append(token)
+    for word in words(text[:MAX_QUERY_CHARS]):
+        if word not in tokens:
+            tokens.append(word)
             if len(tokens) == MAX_TOKENS:
                 break
     return tokens

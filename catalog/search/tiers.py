@@ -5,14 +5,21 @@ category) costs time in proportion to the catalog. So each query scores at most 
 When the words' document frequencies add up to no more than that, one tier ranks every match
 exactly. Otherwise the pool is filled tier by tier, each tier ranked within itself:
 
-1. documents with every word;
+1. documents with all of the `CORE_WORDS` rarest words, the core, scored by those words;
 2. documents with one of the selective words (the rarest, whose frequencies fit in the budget),
-   scored by all words plus the selective ones again;
-3. the rest of the documents with any word.
+   scored by those words;
+3. the rest of the documents with any word, scored by all words.
 
-Within a tier that has more matches than the budget left, the documents scored are the first ones
-in index order, which the build makes the static rank (most reviewed first). Whenever all matches
-fit in the budget, the pool holds all of them (in tier order), so both backends agree on the set.
+(Scoring the first two tiers by all words would cost Whoosh a skip in every word's postings per
+candidate.)
+
+Each tier leaves out the documents that earlier tiers scored. A tier runs only when the earlier
+ones scored all their matches (else the budget is spent and the limit reached), so this is the
+same as leaving out everything the earlier tiers match. Within a tier that has more matches than
+the budget left, the documents scored are the first ones in index order, which both builds make the static rank (most reviewed first). So both backends
+score the same documents and differ only in how they order them; when the limit is at least the
+documents scored (always so when all matches fit in the budget and the limit), they return the
+same set.
 """
 
 from __future__ import annotations
@@ -20,18 +27,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-SCORE_BUDGET = 1000
+SCORE_BUDGET = 500
+CORE_WORDS = 2  # each further list costs Whoosh a skip per candidate
 
 
 @dataclass(frozen=True)
 class Tier:
-    """Documents with any of `match` (all of them when `every`) that have none of the excluded sets."""
+    """Documents with any of `match` (all of them when `every`), less those earlier tiers scored."""
 
     match: tuple[str, ...]
     every: bool = False
-    also_score: tuple[str, ...] = ()  # words added to the score (never required)
-    exclude_every: tuple[str, ...] = ()  # drop documents that have all of these
-    exclude_any: tuple[str, ...] = ()  # drop documents that have any of these
 
 
 # (tier, most ids to return, most documents to score) -> (ids best first, documents scored)
@@ -46,18 +51,18 @@ def plan(tokens: list[str], doc_freq: dict[str, int], budget: int) -> list[Tier]
     everything = tuple(words)
     if len(words) == 1 or sum(doc_freq[t] for t in words) <= budget:
         return [Tier(everything)]
+    by_rarity = sorted(words, key=lambda t: (doc_freq[t], t))
     selective: list[str] = []
     total = 0
-    for word in sorted(words, key=lambda t: (doc_freq[t], t)):
+    for word in by_rarity:
         total += doc_freq[word]
         if total > budget:
             break
         selective.append(word)
-    tiers = [Tier(everything, every=True)]
+    tiers = [Tier(tuple(by_rarity[:CORE_WORDS]), every=True)]
     if selective:
-        tiers.append(Tier(tuple(selective), also_score=everything, exclude_every=everything))
-    tiers.append(Tier(everything, exclude_every=everything, exclude_any=tuple(selective)))
-    return tiers
+        tiers.append(Tier(tuple(selective)))
+    return [*tiers, Tier(everything)]
 
 
 def ranked_pool(tiers: list[Tier], rank: RankTier, limit: int, budget: int) -> list[str]:

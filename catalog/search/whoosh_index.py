@@ -1,7 +1,14 @@
 """The Whoosh backend: two indexes (products, pages) under `DIR/whoosh/`, text fields only.
 
-Documents are added in static-rank order (most reviewed first), so document numbers are the order
-in which `tiers` takes documents when a tier has more matches than its budget.
+Each document has one searched `text` field: the words of the title three times, of the brand
+twice, then of the body, so title and brand words weigh more under BM25F, as the FTS5 column
+weights make them (three fields would triple the posting lists a query walks, and Whoosh walks
+them in Python). Words are made by `query.words`, the same function that splits queries, and
+handed to Whoosh as lists, so no Whoosh analyzer runs. Products also have a `scoped` field with every word prefixed by
+the product's category, so a category restriction reads only that category's postings instead of
+intersecting with a category list. Documents are added in static-rank order (most reviewed
+first), so document numbers are the order in which `tiers` takes documents when a tier has more
+matches than its budget.
 """
 
 from __future__ import annotations
@@ -11,43 +18,54 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import LowercaseFilter, RegexTokenizer, StopFilter
 from whoosh.fields import ID, TEXT, Schema
-from whoosh.query import And, AndMaybe, AndNot, Or, Query, Require, Term
+from whoosh.query import And, Or, Query, Term
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from .query import MAX_TOKEN_LEN, MIN_TOKEN_LEN, STOPWORDS, TOKEN_PATTERN, tokenize
+from .query import tokenize, words
 from .tiers import SCORE_BUDGET, Tier, plan, ranked_pool
 
 WHOOSH_DIR = "whoosh"
 PRODUCTS, PAGES = "products", "pages"
 WRITER_LIMIT_MB = 512
-# Title words count most, then brand, then description and spec values; no stemming, no positions.
-BOOSTS = {PRODUCTS: {"title": 3.0, "brand": 2.0, "body": 1.0}, PAGES: {"title": 3.0, "body": 1.0}}
-
-
-def _text() -> TEXT:
-    # The same tokens as `query.tokenize` makes from accent-folded text (documents are folded before indexing).
-    analyzer = RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter() | StopFilter(STOPWORDS, MIN_TOKEN_LEN, MAX_TOKEN_LEN)
-    return TEXT(analyzer=analyzer, phrase=False)
+TITLE_REPEAT, BRAND_REPEAT = 3, 2
 
 
 def _schema(name: str) -> Schema:
+    fields = {"id": ID(sortable=True), "text": TEXT(phrase=False)}
     if name == PRODUCTS:
-        return Schema(id=ID(stored=True), category=ID, title=_text(), brand=_text(), body=_text())
-    return Schema(id=ID(stored=True), title=_text(), body=_text())
+        fields["scoped"] = TEXT(phrase=False)
+    return Schema(**fields)
+
+
+def scope(category: str) -> str:
+    """The prefix of a category's words in the `scoped` field (hex, so no id can run into another)."""
+    return category.encode().hex() + ":"
+
+
+def _searched_words(doc: dict[str, str]) -> list[str]:
+    title, brand = list(words(doc["title"])), list(words(doc.get("brand", "")))
+    return title * TITLE_REPEAT + brand * BRAND_REPEAT + list(words(doc["body"]))
 
 
 def build_whoosh(index_dir: Path, products: Iterable[dict[str, str]], pages: Iterable[dict[str, str]]) -> None:
-    """(Re)create both indexes in `index_dir`, each written in one commit, documents in the given order."""
+    """(Re)create both indexes in `index_dir`, each written in one commit, documents in the given order.
+
+    Products carry id, category, title, brand, body; pages id, title, body.
+    """
     shutil.rmtree(index_dir, ignore_errors=True)
     index_dir.mkdir(parents=True)
     for name, docs in ((PRODUCTS, products), (PAGES, pages)):
         ix = whoosh_index.create_in(str(index_dir), _schema(name), indexname=name)
-        writer = ix.writer(limitmb=WRITER_LIMIT_MB, procs=1)
+        writer = ix.writer(limitmb=WRITER_LIMIT_MB, procs=1, compound=False)  # compound files load into memory
         for doc in docs:
-            writer.add_document(**doc)
+            searched = _searched_words(doc)
+            fields: dict[str, str | list[str]] = {"id": doc["id"], "text": searched}
+            if name == PRODUCTS:
+                prefix = scope(doc["category"])
+                fields["scoped"] = [prefix + word for word in searched]
+            writer.add_document(**fields)
         writer.commit()
         ix.close()
 
@@ -55,47 +73,36 @@ def build_whoosh(index_dir: Path, products: Iterable[dict[str, str]], pages: Ite
 class _Ranker:
     """Tiers over one open searcher."""
 
-    def __init__(self, searcher: Searcher, boosts: dict[str, float], budget: int) -> None:
+    def __init__(self, searcher: Searcher, budget: int) -> None:
         self.searcher = searcher
-        self._boosts = boosts
+        reader = searcher.reader()
+        self._ids = reader.column_reader("id") if reader.has_column("id") else []  # none in an empty index
         self._budget = budget
-
-    def _any(self, words: tuple[str, ...]) -> Query:
-        return Or([Term(field, word, boost=boost) for word in words for field, boost in self._boosts.items()])
-
-    def _query(self, tier: Tier, category: str | None) -> Query:
-        if tier.every:
-            query: Query = And([self._any((word,)) for word in tier.match])
-        else:
-            query = self._any(tier.match)
-        if tier.also_score:
-            query = AndMaybe(query, self._any(tier.also_score))
-        excluded = [And([self._any((w,)) for w in tier.exclude_every])] if tier.exclude_every else []
-        excluded += [self._any(tier.exclude_any)] if tier.exclude_any else []
-        if excluded:
-            query = AndNot(query, Or(excluded))
-        if category is not None:
-            query = Require(query, Term("category", category))
-        return query
-
-    def _rank(self, tier: Tier, want: int, budget: int, category: str | None) -> tuple[list[str], int]:
-        matcher = self._query(tier, category).matcher(self.searcher, self.searcher.context())
-        scored: list[tuple[float, int]] = []
-        while matcher.is_active() and len(scored) < budget:
-            scored.append((-matcher.score(), matcher.id()))
-            matcher.next()
-        scored.sort()
-        return [self.searcher.stored_fields(docnum)["id"] for _, docnum in scored[:want]], len(scored)
 
     def search(self, query: str, limit: int, category: str | None = None) -> list[str]:
         tokens = tokenize(query)
         if not tokens:
             return []
-        fields = list(self._boosts)
-        doc_freq = {t: sum(self.searcher.doc_frequency(f, t) for f in fields) for t in tokens}
-        tiers = plan(tokens, doc_freq, self._budget)
-        return ranked_pool(tiers, lambda tier, want, budget: self._rank(tier, want, budget, category), limit,
-                           self._budget)
+        # Planned on catalog-wide frequencies, as FTS5 plans, so both score the same documents.
+        tiers = plan(tokens, {t: self.searcher.doc_frequency("text", t) for t in tokens}, self._budget)
+        field, prefix = ("text", "") if category is None else ("scoped", scope(category))
+        taken: set[int] = set()  # documents scored by earlier tiers
+
+        def rank(tier: Tier, want: int, budget: int) -> tuple[list[str], int]:
+            parts: list[Query] = [Term(field, prefix + word) for word in tier.match]
+            query = parts[0] if len(parts) == 1 else And(parts) if tier.every else Or(parts)
+            matcher = query.matcher(self.searcher, self.searcher.context())
+            scored: list[tuple[float, int]] = []
+            while matcher.is_active() and len(scored) < budget:
+                docnum = matcher.id()
+                if docnum not in taken:
+                    scored.append((-matcher.score(), docnum))
+                matcher.next()
+            taken.update(docnum for _, docnum in scored)
+            scored.sort()
+            return [self._ids[docnum] for _, docnum in scored[:want]], len(scored)
+
+        return ranked_pool(tiers, rank, limit, self._budget)
 
 
 class WhooshIndex:
@@ -103,10 +110,7 @@ class WhooshIndex:
 
     def __init__(self, index_dir: Path, score_budget: int = SCORE_BUDGET) -> None:
         self._indexes = [whoosh_index.open_dir(str(index_dir), indexname=name) for name in (PRODUCTS, PAGES)]
-        self._products, self._pages = (
-            _Ranker(ix.searcher(weighting=BM25F()), BOOSTS[name], score_budget)
-            for ix, name in zip(self._indexes, (PRODUCTS, PAGES))
-        )
+        self._products, self._pages = (_Ranker(ix.searcher(weighting=BM25F()), score_budget) for ix in self._indexes)
 
     def search(self, query: str, limit: int, category: str | None = None) -> list[str]:
         return self._products.search(query, limit, category)
