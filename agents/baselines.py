@@ -92,7 +92,6 @@ class _Request:
         ranked = re.search(r"What matters most to me: (.*?)\.", text)
         for label in ranked.group(1).split(", then ") if ranked else []:
             self.priorities += [a["name"] for a in aspects if a["label"] == label.strip()]
-        self.stated_everything = "Ask me if you need to know more" not in text
 
     def _must_have(self, phrase: str, schema: list[dict]) -> None:
         for attr in schema:
@@ -130,8 +129,7 @@ class HeuristicResearcher:
     def actions(self, env: ProductResearchEnv, first_observation: str) -> Iterator[dict]:
         categories = {c.id: c for c in env.unwrapped.reader.categories()}
         text = first_observation
-        request = _Request(text, [], [])
-        category = categories[request.category]
+        category = categories[re.search(r"\(([a-z0-9_]+)\)", text).group(1)]
         if "Ask me if you need to know more" in text:
             answer = yield call("ask_user", question="What is your budget, what must it have, which brands should "
                                                      "I avoid, and what matters most to you?")

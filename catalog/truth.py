@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from .need import Need
 from .store import DB_FILE
 from .taxonomy import CATEGORY_BY_ID, Category
 from .utility import CategoryTable
+
+CACHED = 4  # category tables and task truths kept in memory
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,14 @@ class TaskTruth:
     utilities: dict[str, float]  # product id -> utility, for every product of the category
     fitting: frozenset[str]
     canary: str = field(repr=False)
+    ideal: tuple[str, ...] = field(default=(), repr=False)  # fitting ids by utility, best first
+
+    def __post_init__(self) -> None:
+        if not self.ideal and self.fitting:
+            object.__setattr__(self, "ideal", tuple(sorted(self.fitting, key=lambda p: (-self.utilities[p], p))))
 
     def ideal_ranking(self) -> list[str]:
-        return sorted(self.fitting, key=lambda p: (-self.utilities[p], p))
+        return list(self.ideal)
 
 
 def observable_category(conn: sqlite3.Connection, category_id: str) -> Category:
@@ -46,15 +54,17 @@ class TruthReader:
 
     def __init__(self, catalog_dir: Path | str) -> None:
         self.conn = sqlite3.connect(f"file:{Path(catalog_dir) / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
-        self._tables: dict[str, CategoryTable] = {}
-        self._tasks: dict[str, TaskTruth] = {}
+        self._tables: OrderedDict[str, CategoryTable] = OrderedDict()  # a few recent ones: bounded memory
+        self._tasks: OrderedDict[str, TaskTruth] = OrderedDict()
 
     def close(self) -> None:
         self.conn.close()
 
     def category_table(self, category_id: str) -> CategoryTable:
         """The category's products with latent qualities (observable signals for imported dumps)."""
-        if category_id not in self._tables:
+        if category_id in self._tables:
+            self._tables.move_to_end(category_id)
+        else:
             category = CATEGORY_BY_ID.get(category_id) or observable_category(self.conn, category_id)
             rows = self.conn.execute(
                 "SELECT p.id, p.brand, p.price_cents, p.rating, p.specs_json, h.qualities_json FROM products p "
@@ -64,10 +74,14 @@ class TruthReader:
             self._tables[category_id] = CategoryTable.from_rows(category, [
                 (r[0], r[1], r[2] if r[2] is not None else 2**62, r[3], json.loads(r[4]),
                  json.loads(r[5]) if r[5] else {a: r[3] / 5 for a in aspects}) for r in rows])
+            if len(self._tables) > CACHED:
+                self._tables.popitem(last=False)
         return self._tables[category_id]
 
     def task(self, task_id: str) -> TaskTruth:
-        if task_id not in self._tasks:
+        if task_id in self._tasks:
+            self._tasks.move_to_end(task_id)
+        else:
             row = self.conn.execute(
                 "SELECT h.kind, h.need_json, h.canary, t.truth_source FROM hidden_task_needs h "
                 "JOIN tasks t ON t.id = h.task_id WHERE h.task_id = ?", (task_id,)).fetchone()
@@ -81,6 +95,8 @@ class TruthReader:
                 task_id=task_id, kind=row[0], truth_source=row[3], need=need,
                 utilities={pid: float(u) for pid, u in zip(table.ids, utilities)},
                 fitting=frozenset(np.array(table.ids)[fits].tolist()), canary=row[2] or "")
+            if len(self._tasks) > CACHED:
+                self._tasks.popitem(last=False)
         return self._tasks[task_id]
 
     def review_sentiment(self, product_id: str, aspect: str) -> float | None:

@@ -66,10 +66,11 @@ def test_shared_root_modules_follow_the_table() -> None:
                 assert any(name == a or name.startswith(a + ".") for a in allowed), f"shopgym/{module}.py imports {name}"
 
 
-def test_the_read_path_stays_light(world_dir: Path) -> None:
-    """Opening a catalog and searching it must not pull in heavy libraries or the build-time tools."""
-    probe = ("import sys; from shopgym.catalog import CatalogReader; r = CatalogReader(sys.argv[1]); "
-             "r.search_products('battery'); r.list_reviews(r.search_products('').products[0].id); "
+def test_the_env_path_stays_light(world_dir: Path) -> None:
+    """Importing the env, opening a catalog and stepping must not pull in heavy libraries or build-time tools."""
+    probe = ("import sys; import shopgym.envs; from shopgym.envs import ProductResearchEnv; "
+             "env = ProductResearchEnv(catalog=sys.argv[1]); env.reset(seed=0); "
+             "env.step({'tool': 'search_products', 'arguments': {'query': 'battery'}}); "
              f"print(sorted(m for m in {HEAVY!r} + ('faker',) if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe, str(world_dir)], capture_output=True, text=True, cwd=ROOT.parent)
     assert out.returncode == 0, out.stderr
