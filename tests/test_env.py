@@ -202,3 +202,17 @@ def test_vector_envs(world_dir: Path, mode: str) -> None:
                                                                                    "arguments": {"query": "guide"}})])
     assert list(rewards) == [0.0, 0.0] and list(infos["error"]) == [True, False]
     envs.close()
+
+
+def test_grade_draft_scores_without_ending_the_episode(world_dir: Path) -> None:
+    env = ProductResearchEnv(catalog=world_dir, evaluation=True)
+    env.reset(seed=2, options={"split": "test"})
+    best = env.task_truth.ideal_ranking()[:1]
+    for pid in best:
+        env.step({"tool": "view_product", "arguments": {"product_id": pid}})
+    draft = {"recommendations": [{"product_id": p, "rationale": "best fit"} for p in best]}
+    parts = env.grade_draft(draft)
+    assert parts["ndcg"] > 0 and parts["evidence"] == 1.0
+    assert env.episode.report is None and env.episode.step == len(best)
+    _, reward, terminated, _, info = env.step({"tool": "submit_report", "arguments": {"report": draft}})
+    assert terminated and info["reward_parts"]["ndcg"] == parts["ndcg"]

@@ -221,17 +221,22 @@ def _check_resume(conn: sqlite3.Connection, out_dir: Path, config_json: str, con
     return {row[0]: row for row in rows}
 
 
+def _stored_product_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+    """Which of `ids` the products table already holds (queried in chunks of 500)."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(r[0] for r in conn.execute(
+            f"SELECT id FROM products WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+    return found
+
+
 def _flush(conn: sqlite3.Connection, source: _Source, batch: _Batch, config_hash: str, config_json: str,
            fingerprint: str, done: bool) -> None:
     """Commit one batch with its rejects and the progress row in one transaction."""
     with _transaction(conn):
         if batch.products:
-            ids = [p["id"] for p in batch.products]
-            existing = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                existing.update(r[0] for r in conn.execute(
-                    f"SELECT id FROM products WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+            existing = _stored_product_ids(conn, [p["id"] for p in batch.products])
             keep = []
             for product in batch.products:
                 if product["id"] in existing:
@@ -249,12 +254,7 @@ def _flush(conn: sqlite3.Connection, source: _Source, batch: _Batch, config_hash
                 f"INSERT INTO products ({', '.join(_PRODUCT_COLS)}) VALUES ({', '.join('?' * len(_PRODUCT_COLS))})",
                 [tuple(p[c] for c in _PRODUCT_COLS) for p in keep])
         if batch.reviews:
-            wanted = sorted({r["product_id"] for r in batch.reviews})
-            known = set()
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
-                known.update(r[0] for r in conn.execute(
-                    f"SELECT id FROM products WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+            known = _stored_product_ids(conn, sorted({r["product_id"] for r in batch.reviews}))
             keep = []
             for review in batch.reviews:
                 if (review["product_id"], review["_line"]) in batch.orphans:
