@@ -1,0 +1,97 @@
+"""The call checker: every text it lets through is a call that parses and validates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shopgym import format as fmt
+from shopgym.agents.constrained import JsonArgs, call_checker
+from shopgym.envs import ProductResearchEnv, parse_action, tool_schemas
+from shopgym.envs.tools import TOOLS
+
+SCHEMAS = tool_schemas()
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=4))
+def test_compact_json_objects_are_accepted(value: dict) -> None:
+    text = json.dumps(value, separators=(", ", ": "))
+    args = JsonArgs()
+    assert args.feed_text(text[1:]) and args.done
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.text(alphabet='{}[]",: 0123456789.-truefalsn\\ab', max_size=30))
+def test_whatever_is_accepted_parses(text: str) -> None:
+    args = JsonArgs()
+    if args.feed_text(text) and args.done:
+        assert isinstance(json.loads("{" + text), dict)
+
+
+def _drive(checker, text: str) -> bool:
+    """Feed `text`, inserting forced parts where the checker demands them."""
+    for char in text:
+        if checker.complete:
+            return False
+        if not checker.feed_text(char):
+            return False
+    return True
+
+
+def test_ids_enums_required_keys_and_types() -> None:
+    checker = call_checker(SCHEMAS, ids=["P1", "P22"])
+    assert checker.forced() == '{"tool": "'
+    assert _drive(checker, '{"tool": "read_reviews", "arguments": {')
+    assert checker.forced() == '"product_id":'
+    assert not checker.accepts('"page": 1')  # required key first
+    assert _drive(checker, '"product_id": ')
+    assert checker.accepts('"P2') and not checker.accepts('"P3') and not checker.accepts('"P2"')
+    assert _drive(checker, '"P22"')
+    assert checker.accepts(', "sort": "recent"') and not checker.accepts(', "sort": "best"')
+    assert not checker.accepts(', "page": "2"') and checker.accepts(', "page": 2')
+    assert not checker.accepts(', "product_id"')  # no key twice
+    assert not checker.accepts(',  "page"') and not checker.accepts(',\n"page"')  # compact whitespace only
+    assert _drive(checker, ', "page": 2}}')
+    assert checker.complete
+    call = parse_action(checker.text)
+    TOOLS[call.tool].arguments.model_validate(call.arguments)
+
+
+@pytest.mark.parametrize("partial", [
+    '{"tool": "search_products", "arguments": {"query": "quiet headph',
+    '{"tool": "search_products", "arguments": {"query": "tent", "page": 2, "category": "te',
+    '{"tool": "view_product", "arguments": {"product_id": "P22", "section": "spe',
+    '{"tool": "compare_products", "arguments": {"product_ids": ["P1", "P22"], "fields": ["wei',
+])
+def test_finish_closes_a_call_cut_short_into_a_valid_one(partial: str) -> None:
+    checker = call_checker(SCHEMAS, ids=["P1", "P22"])
+    assert _drive(checker, partial)
+    call = parse_action(checker.finish())
+    TOOLS[call.tool].arguments.model_validate(call.arguments)
+
+
+def test_the_embedded_model_writes_valid_calls(world_dir: Path) -> None:
+    """Real decoding with SmolLM2-135M: every call parses and validates, on several episodes."""
+    from shopgym.agents.backends import LlamaBackend
+
+    backend = LlamaBackend(n_ctx=2048)
+    env = ProductResearchEnv(catalog=world_dir)
+    for seed in range(4):
+        env.reset(seed=seed, options={"split": "test"})
+        messages = fmt.episode_messages(env.episode.request, env.tool_schemas())
+        prompt = fmt.render_ids(messages, backend.tokenize, add_generation_prompt=True)
+        completion = backend.complete(prompt, role="researcher", max_tokens=80, seed=seed,
+                                      checker=call_checker(env.tool_schemas(), ids=sorted(env.episode.retrieved_products)))
+        call = parse_action(completion.text)
+        TOOLS[call.tool].arguments.model_validate(call.arguments)
+        assert completion.sampled + completion.forced <= 80
+        again = backend.complete(prompt, role="researcher", max_tokens=8)
+        assert again.reused == len(prompt) - 1 and again.evaluated == 1  # the prompt prefix was cached
