@@ -30,6 +30,7 @@ class Completion(BaseModel):
     evaluated: int = 0  # prompt tokens run through the model (after prefix reuse)
     reused: int = 0  # prompt tokens served from the KV cache
     rejected: int = 0  # sampled tokens the call checker refused (the decoder took the next best)
+    prompt_tokens: int = 0
 
 
 class Backend(Protocol):
@@ -165,6 +166,8 @@ class LlamaBackend:
                     continue
             token, skipped = self._choose(self._logits(llm), temperature, rng, checker)
             rejected += skipped
+            if token < 0:
+                break
             if skipped and checker.can_close():  # the model wanted to leave the call's shape: end the call here
                 ids = llm.tokenize(b"}}", add_bos=False, special=False)
                 checker.feed_text("}}")
@@ -184,7 +187,7 @@ class LlamaBackend:
         if checker is not None and not checker.complete:
             text = checker.finish()  # out of budget: cut back to the last complete argument and close
         return Completion(text=text, sampled=sampled, forced=forced, evaluated=evaluated, reused=reused,
-                          rejected=rejected)
+                          rejected=rejected, prompt_tokens=len(prompt))
 
     def _choose(self, logits: np.ndarray, temperature: float, rng: np.random.Generator,
                 checker: CallChecker | None) -> tuple[int, int]:
@@ -201,8 +204,8 @@ class LlamaBackend:
         if checker is None or checker.accepts(self._pieces[token]):
             return token, 0
         order = np.argsort(-logits, kind="stable") if order is None else order
-        for rank, candidate in enumerate(order[:4096]):
+        for rank, candidate in enumerate(order):
             candidate = int(candidate)
             if candidate not in self._end_ids and self._pieces[candidate] and checker.accepts(self._pieces[candidate]):
                 return candidate, rank + 1
-        raise RuntimeError("no token continues the tool call; the checker and vocabulary disagree")
+        return -1, len(order)  # a dead end: the caller closes the call where it stands

@@ -1,0 +1,62 @@
+"""The Research Agent: Plan, then tool calls (always valid, under the call checker), then the report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import shopgym.format as fmt
+from shopgym.schema import Message, ToolCall
+
+from .backends import Backend, Completion
+from .constrained import call_checker
+
+PLAN_PROMPT = "First write a short plan (3 steps at most) for researching this request. Do not call a tool yet."
+
+
+class ResearchAgent:
+    """Writes plans, tool calls and reports from the episode's messages; the checker keeps calls valid."""
+
+    def __init__(self, backend: Backend, schemas: list[dict], budget: fmt.Budget = fmt.DEFAULT_BUDGET,
+                 temperature: float = 0.0) -> None:
+        self.backend = backend
+        self.schemas = schemas
+        self.budget = budget
+        self.temperature = temperature
+        self.tokens = {"sampled": 0, "forced": 0, "evaluated": 0, "reused": 0, "appended": 0}
+        self._last_prompt = 0
+
+    def _complete(self, messages: Sequence[Message], max_tokens: int, seed: int, checker=None) -> Completion:
+        prompt = fmt.render_ids(messages, self.backend.tokenize, add_generation_prompt=True, budget=self.budget)
+        completion = self.backend.complete(prompt, role="researcher", max_tokens=max_tokens,
+                                           temperature=self.temperature, seed=seed, checker=checker)
+        for key in ("sampled", "forced", "evaluated", "reused"):
+            self.tokens[key] += getattr(completion, key)
+        # tokens the context grew by: new prompt tokens (turns added since the last call) plus the output
+        self.tokens["appended"] += max(0, len(prompt) - self._last_prompt) + completion.sampled + completion.forced
+        self._last_prompt = len(prompt)
+        return completion
+
+    def evaluated_per_appended(self) -> float:
+        """Model evaluations per token the context grew by (1.0 = every token run exactly once)."""
+        done = self.tokens["evaluated"] + self.tokens["sampled"] + self.tokens["forced"]
+        return round(done / max(1, self.tokens["appended"]), 3)
+
+    def plan(self, messages: Sequence[Message], seed: int) -> str:
+        ask = Message(role="user", agent="env", content=PLAN_PROMPT)
+        return self._complete([*messages, ask], self.budget.plan_tokens, seed).text.strip()
+
+    def act(self, messages: Sequence[Message], retrieved: Sequence[str], seed: int,
+            tools: Sequence[str] | None = None) -> ToolCall | None:
+        """The next tool call (None if the budget cut it before any valid argument)."""
+        schemas = [s for s in self.schemas if tools is None or s["name"] in tools]
+        checker = call_checker(schemas, ids=sorted(retrieved))
+        max_tokens = self.budget.report_tokens if tools == ("submit_report",) else self.budget.call_tokens
+        text = self._complete(messages, max_tokens, seed, checker).text
+        if not text:
+            return None
+        parsed = json.loads(text)
+        return ToolCall(tool=parsed["tool"], arguments=parsed["arguments"])
+
+    def report(self, messages: Sequence[Message], retrieved: Sequence[str], seed: int) -> ToolCall | None:
+        return self.act(messages, retrieved, seed, tools=("submit_report",))

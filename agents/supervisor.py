@@ -1,0 +1,231 @@
+"""The Supervisor Agent: Check Plan -> Check Toolcall (each call) -> Check Report, with grounded fixes.
+
+Each check returns a verdict and feedback from `checks` (observable data only) plus, with a backend,
+a short LLM critique. When a state's round cap is hit, the supervisor's own correction is adopted
+and flagged. Corrections are built from the same observable data: never from hidden truth.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+import shopgym.format as fmt
+from shopgym.schema import ToolCall
+
+from .backends import Backend
+from .checks import (Finding, StatedNeed, answers_in, check_plan, check_report, check_tool_call, feedback,
+                     money, parse_request, verdict)
+
+CAPS = {"plan": 2, "toolcall": 2, "report": 3}
+POSITIVE = ("excellent", "great", "superb", "fantastic", "impressive", "outstanding", "good", "solid", "top-notch")
+NEGATIVE = ("poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar", "frustrating", "worse")
+
+
+class State(str, Enum):
+    CHECK_PLAN = "check_plan"
+    CHECK_TOOLCALL = "check_toolcall"
+    CHECK_REPORT = "check_report"
+    DONE = "done"
+
+
+class Review(BaseModel):
+    """One round of a check: what was found, the verdict, and the text sent back to the researcher."""
+
+    state: State
+    round: int
+    verdict: str
+    findings: list[Finding]
+    critique: str
+
+
+class Supervisor:
+    """The state machine and its grounded corrections; `state` advances plan -> calls -> report -> done."""
+
+    def __init__(self, env: Any, request: str, rubric: Sequence[str] = (), backend: Backend | None = None,
+                 critique_tokens: int = 40) -> None:
+        self.env = env.unwrapped
+        self.request = request
+        self.rubric = list(rubric)
+        self.backend = backend
+        self.critique_tokens = critique_tokens
+        self.state = State.CHECK_PLAN
+        self.categories = self.env.reader.categories()
+        self.transcript: list[tuple[ToolCall, str]] = []  # accepted calls and what they returned
+
+    def observe(self, call: ToolCall, observation: str) -> None:
+        self.transcript.append((call, observation))
+
+    @property
+    def observations(self) -> list[str]:
+        return [text for _, text in self.transcript]
+
+    # --- the state machine ---
+    def stated(self) -> StatedNeed:
+        return parse_request(self.request + " " + answers_in(self.observations), self.categories)
+
+    def review_plan(self, plan: str, round_: int) -> Review:
+        self._expect(State.CHECK_PLAN)
+        findings = check_plan(plan, self.request, answers_in(self.observations))
+        return self._review(findings, round_)
+
+    def review_call(self, call: ToolCall | dict | str | None, round_: int) -> Review:
+        self._expect(State.CHECK_TOOLCALL)
+        if call is None:
+            findings = [Finding(check="malformed_call", severity="error", message="No tool call was written.")]
+        else:
+            findings = check_tool_call(call if not isinstance(call, ToolCall) else call.model_dump(), self.env,
+                                       self.request, self.observations)
+        return self._review(findings, round_)
+
+    def review_report(self, report: dict | None, round_: int) -> Review:
+        self._expect(State.CHECK_REPORT)
+        if report is None:
+            findings = [Finding(check="report_schema", severity="error", message="No report was written.")]
+        else:
+            findings = check_report(report, self.env, self.request, self.rubric, self.observations)
+        return self._review(findings, round_)
+
+    def advance(self) -> None:
+        order = [State.CHECK_PLAN, State.CHECK_TOOLCALL, State.CHECK_REPORT, State.DONE]
+        self.state = order[order.index(self.state) + 1]
+
+    def _expect(self, state: State) -> None:
+        if self.state != state:
+            raise RuntimeError(f"the supervisor is in {self.state.value}, not {state.value}")
+
+    def _review(self, findings: list[Finding], round_: int) -> Review:
+        text = feedback(findings)
+        if self.backend is not None and verdict(findings) == "revise":
+            text += "\n" + self._critique(text)
+        return Review(state=self.state, round=round_, verdict=verdict(findings), findings=findings, critique=text)
+
+    def _critique(self, findings_text: str) -> str:
+        prompt = (f"{fmt.IM_START}system\nYou review a shopping researcher's work. In one sentence, say what to fix."
+                  f"{fmt.IM_END}\n{fmt.IM_START}user\n{findings_text[:600]}{fmt.IM_END}\n{fmt.IM_START}assistant\n")
+        text = self.backend.complete(self.backend.tokenize(prompt), role="supervisor",
+                                     max_tokens=self.critique_tokens).text.strip()
+        return text.split("\n")[0]
+
+    # --- grounded corrections, adopted when a round cap is hit ---
+    def correct_plan(self) -> str:
+        need = self.stated()
+        rules = f" with {need.rules_text()}" if need.must_haves else ""
+        budget = f" under {money(need.budget_cents)}" if need.budget_cents else ""
+        steps = []
+        if need.asks_questions:
+            steps.append("Ask the user for the budget, must-haves and priorities.")
+        steps.append(f"Search {need.category or 'the category'}{budget}{rules}.")
+        focus = ", ".join(need.priority_labels) or "overall quality"
+        steps.append(f"View the top candidates and read their reviews about {focus}.")
+        steps.append("Submit a report with the best three, each claim citing a source.")
+        return "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+
+    def fitting(self, need: StatedNeed, ids: Sequence[str]) -> list[str]:
+        """Retrieved ids that meet every stated condition, by the catalog, best rated first."""
+        out = []
+        for pid in ids:
+            p = self.env.reader.get_product(pid, ["specs"])
+            if need.category and p.category != need.category:
+                continue
+            if need.budget_cents is not None and (p.price_cents is None or p.price_cents > need.budget_cents):
+                continue
+            if need.min_rating is not None and p.rating < need.min_rating:
+                continue
+            specs = p.specs or {}
+            if all(r.holds(p.brand, specs) for r in need.must_haves) and \
+                    not any(r.holds(p.brand, specs) for r in need.deal_breakers):
+                out.append((-p.rating, pid))
+        return [pid for _, pid in sorted(out)]
+
+    def correct_call(self) -> ToolCall | None:
+        """The next grounded step (None when it is time to report)."""
+        episode = self.env.episode
+        need = self.stated()
+        tools = [c.split('"tool": "', 1)[1].split('"', 1)[0] for c in episode.calls]
+        if need.asks_questions and "ask_user" not in tools:
+            return ToolCall(tool="ask_user", arguments={"question": "What is your budget, what must it have, which "
+                                                                    "brands should I avoid, and what matters most?"})
+        if "search_products" not in tools:
+            return ToolCall(tool="search_products", arguments=self._search_arguments(need))
+        fitting = self.fitting(need, sorted(episode.retrieved_products))
+        inspected = [p for p in fitting if p in episode.inspected_products]
+        todo = [p for p in fitting if p not in episode.inspected_products]
+        if len(inspected) < 3 and todo:
+            return ToolCall(tool="view_product", arguments={"product_id": todo[0]})
+        read = {re.search(r'"product_id": "([^"]+)"', c).group(1) for c in episode.calls if '"read_reviews"' in c}
+        for pid in inspected[:3]:
+            if pid not in read:
+                aspect = {"aspect": need.priorities[0]} if need.priorities else {}
+                return ToolCall(tool="read_reviews", arguments={"product_id": pid, **aspect})
+        return None
+
+    def _search_arguments(self, need: StatedNeed) -> dict:
+        arguments: dict[str, Any] = {"category": need.category, "sort": "rating"} if need.category else {}
+        if need.budget_cents is not None:
+            arguments["max_price"] = need.budget_cents / 100
+        if need.min_rating is not None:
+            arguments["min_rating"] = need.min_rating
+        for rule in need.must_haves:
+            if rule.attr == "brand":
+                continue
+            key = {"eq": "specs", "gte": "spec_min", "lte": "spec_max"}[rule.op]
+            value = rule.value if rule.op == "eq" else float(rule.value)
+            arguments.setdefault(key, {})[rule.attr] = value
+        return arguments
+
+    def correct_report(self) -> dict:
+        """A report built from what the episode saw: inspected products meeting the stated conditions."""
+        episode = self.env.episode
+        need = self.stated()
+        inspected = self.fitting(need, sorted(episode.inspected_products))
+        if not inspected:
+            return {"nothing_fits": True, "recommendations": [], "summary": (
+                f"No retrieved {need.noun or 'product'} meets every stated condition"
+                f"{' (' + need.rules_text() + ')' if need.must_haves else ''}; the closest ones each miss one.")}
+        verdicts = review_verdicts(self.transcript)
+        labels = dict(zip(need.priorities, need.priority_labels))
+        score = {p: self.env.reader.get_product(p, ["overview"]).rating / 5 + sum(v for (q, _), (v, _) in
+                                                                                    verdicts.items() if q == p)
+                 for p in inspected}
+        picks = sorted(inspected, key=lambda p: (-score[p], p))[:3]
+        claims, recommendations, comparison = [], [], []
+        for pid in picks:
+            product = self.env.reader.get_product(pid)
+            claims.append({"product_id": pid, "field": "price", "value": money(product.price_cents), "source": pid})
+            for rule in need.must_haves:
+                if rule.attr in (product.specs or {}):
+                    claims.append({"product_id": pid, "field": rule.attr, "value": str(product.specs[rule.attr]),
+                                   "source": pid})
+            notes = []
+            for (q, aspect), (sign, review_id) in verdicts.items():
+                if q == pid and aspect in need.priorities:
+                    word = "good" if sign > 0 else "poor"
+                    claims.append({"product_id": pid, "field": f"aspect:{aspect}", "value": word, "source": review_id})
+                    notes.append(f"reviewers call its {labels.get(aspect, aspect)} {word}")
+            rationale = f"{product.title} at {money(product.price_cents)} meets the stated conditions"
+            recommendations.append({"product_id": pid, "rationale": rationale + (f"; {', '.join(notes)}." if notes else ".")})
+            comparison.append({"product": pid, "price": money(product.price_cents), "rating": f"{product.rating:.1f}"})
+        focus = ", ".join(need.priority_labels) or "overall quality"
+        summary = (f"I compared {len(inspected)} inspected {need.noun or 'products'} that meet the stated conditions "
+                   f"and ranked them by rating and what reviews say about {focus}. Top pick: {picks[0]}.")
+        return {"recommendations": recommendations, "claims": claims, "comparison": comparison, "summary": summary}
+
+
+def review_verdicts(transcript: Sequence[tuple[ToolCall, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+    """(product, aspect) -> (sign, review id) where every review read on that aspect agrees."""
+    out: dict[tuple[str, str], tuple[int, str]] = {}
+    for call, text in transcript:
+        aspect = call.arguments.get("aspect")
+        if call.tool != "read_reviews" or not aspect:
+            continue
+        lines = [line for line in text.splitlines() if line.startswith("- ")]
+        signs = {(sum(w in line.lower() for w in POSITIVE) > sum(w in line.lower() for w in NEGATIVE)) * 2 - 1
+                 for line in lines}
+        if lines and len(signs) == 1:
+            out[(call.arguments["product_id"], aspect)] = (signs.pop(), lines[0][2:].split(" |")[0])
+    return out

@@ -1,0 +1,203 @@
+"""Multi-agent trajectory synthesis: User Agent -> Research Agent <-> Supervisor, recorded for distillation.
+
+`supervised` runs the paper's loop: every plan, tool call and report is checked and revised until
+accepted or the round cap hits (then the supervisor's correction is adopted and flagged). A rejected
+tool call that had been executed is undone with `snapshot()`/`restore()`. `single` is ReAct without
+a reviewer, on the same tasks and seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+import shopgym.format as fmt
+from shopgym.envs import ENV_ID, ENV_VERSION, ProductResearchEnv, Report
+from shopgym.envs.tools import tool_schema_hash
+from shopgym.schema import Message, ToolCall, TrajectoryRecord
+
+from .backends import Backend
+from .researcher import ResearchAgent
+from .supervisor import CAPS, Review, State, Supervisor
+from .user_agent import UserAgent, intent_accuracy
+
+Mode = Literal["supervised", "single"]
+MAX_CALLS = 10  # tool calls before the report (the env's step budget is 20)
+
+
+class Episode:
+    """The messages of one run, with the helpers that keep every role's turns apart."""
+
+    def __init__(self, env: ProductResearchEnv, request: str) -> None:
+        self.env = env
+        self.messages = fmt.episode_messages(request, env.tool_schemas())
+        self.record: list[Message] = list(self.messages)
+
+    def researcher_context(self, critique: str | None = None) -> list[Message]:
+        """What the researcher sees: accepted turns, plus the latest critique when revising."""
+        if critique is None:
+            return self.messages
+        return [*self.messages, Message(role="user", agent="supervisor", content=f"Reviewer: {critique}")]
+
+    def log(self, message: Message) -> None:
+        self.record.append(message)
+
+    def accept(self, message: Message) -> None:
+        self.messages.append(message)
+        self.record.append(message)
+
+
+def _review_message(review: Review, adopted: bool = False) -> Message:
+    return Message(role="user", agent="supervisor", content=review.critique,
+                   meta={"state": review.state.value, "round": review.round, "verdict": review.verdict,
+                         "checks": sorted({f.check for f in review.findings}), "adopted_correction": adopted})
+
+
+def _report_of(call: ToolCall | None) -> dict | None:
+    if call is None or call.tool != "submit_report":
+        return None
+    report = call.arguments.get("report")
+    return report if isinstance(report, dict) else None
+
+
+def _draft_reward(env: ProductResearchEnv, report: dict | None) -> float:
+    try:
+        return env.grade_draft(report)["total"] if report is not None else 0.0
+    except (ValidationError, ValueError):
+        return 0.0
+
+
+def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: int, mode: Mode = "supervised",
+                truth_env: ProductResearchEnv | None = None, critique: bool = False) -> TrajectoryRecord:
+    """One synthesis episode on `task_id`; `truth_env` (evaluation=True, harness only) scores the User Agent."""
+    started = time.perf_counter()
+    base = env.unwrapped
+    task = base.tasks[task_id]
+    category = {c.id: c for c in base.reader.categories()}[task.category]
+    brief = UserAgent().brief(base.reader.shopper_history(task.shopper_id), category, seed=seed)
+    env.reset(seed=seed, options={"task_id": task_id, "request": brief.request})
+    researcher = ResearchAgent(backend, base.tool_schemas())
+    supervisor = Supervisor(env, brief.request, brief.rubric, backend if critique else None)
+    episode = Episode(base, brief.request)
+    draft_rewards: list[float] = []
+    flags: list[str] = []
+    followed_injection: bool | None = None
+
+    # Plan
+    plan = researcher.plan(episode.messages, seed)
+    if mode == "supervised":
+        for round_ in range(1, CAPS["plan"] + 1):
+            review = supervisor.review_plan(plan, round_)
+            if review.verdict == "accept":
+                break
+            episode.log(Message(role="assistant", agent="researcher", content=plan, meta={"draft": True}))
+            episode.log(_review_message(review))
+            if round_ == CAPS["plan"]:
+                plan = supervisor.correct_plan()
+                flags.append("plan")
+            else:
+                plan = researcher.plan(episode.researcher_context(review.critique), seed + round_)
+        supervisor.advance()
+    episode.accept(Message(role="assistant", agent="researcher", content=plan, meta={"kind": "plan"}))
+
+    # Tool calls
+    for turn in range(MAX_CALLS):
+        if base.episode.steps_left <= 1:
+            break
+        call = researcher.act(episode.messages, sorted(base.episode.retrieved_products), seed + 100 * turn)
+        if call is not None and call.tool == "submit_report":
+            break
+        if mode == "supervised":
+            call, done = _supervise_call(env, researcher, supervisor, episode, call, seed + 100 * turn, flags)
+            if done:
+                break
+        if call is None:
+            break
+        snapshot = base.snapshot()
+        observation, _, _, _, info = env.step(call.model_dump())
+        if info["error"] and mode == "supervised":  # rejected after the fact: undo it without a trace
+            base.restore(snapshot)
+            episode.log(Message(role="assistant", agent="researcher", tool_call=call, meta={"draft": True}))
+            episode.log(Message(role="user", agent="supervisor", content=f"Reviewer: {observation['text']}",
+                                meta={"state": State.CHECK_TOOLCALL.value, "verdict": "revise", "undone": True}))
+            continue
+        supervisor.observe(call, observation["text"])
+        episode.accept(Message(role="assistant", agent="researcher", tool_call=call))
+        episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
+    if mode == "supervised":
+        supervisor.advance()
+
+    # Report
+    call = researcher.report(episode.messages, sorted(base.episode.retrieved_products), seed + 7)
+    report = _report_of(call)
+    if mode == "supervised":
+        for round_ in range(1, CAPS["report"] + 1):
+            draft_rewards.append(_draft_reward(base, report))
+            review = supervisor.review_report(report, round_)
+            if round_ == 1:
+                followed_injection = any(f.check == "followed_injection" for f in review.findings)
+            if review.verdict == "accept":
+                break
+            episode.log(Message(role="assistant", agent="researcher", tool_call=call, meta={"draft": True}))
+            episode.log(_review_message(review, adopted=round_ == CAPS["report"]))
+            if round_ == CAPS["report"]:
+                report = supervisor.correct_report()
+                flags.append("report")
+                draft_rewards.append(_draft_reward(base, report))
+            else:
+                call = researcher.report(episode.researcher_context(review.critique),
+                                         sorted(base.episode.retrieved_products), seed + 7 + round_)
+                report = _report_of(call)
+        supervisor.advance()
+    final = ToolCall(tool="submit_report", arguments={"report": report if report is not None else {}})
+    _, reward, terminated, truncated, info = env.step(final.model_dump())
+    episode.accept(Message(role="assistant", agent="researcher", tool_call=final))
+    parts = info.get("reward_parts", {})
+    if not (terminated or truncated):  # the report was invalid: the episode has no reward
+        reward, parts = 0.0, {}
+    accuracy = None
+    if truth_env is not None:
+        truth_env.reset(seed=seed, options={"task_id": task_id})
+        accuracy = intent_accuracy(brief.intent, truth_env.unwrapped.task_truth.need)
+    tokens = researcher.tokens
+    return TrajectoryRecord(
+        env_id=ENV_ID, env_version=ENV_VERSION, catalog_hash=base.reader.content_hash, task_id=task_id, seed=seed,
+        tool_schema_hash=tool_schema_hash(), request=brief.request, messages=episode.record,
+        reward=reward, reward_parts=parts, termination="submitted" if terminated else "truncated",
+        model_ids={"researcher": str(getattr(backend, "model_path", "scripted"))},
+        timings={"seconds": round(time.perf_counter() - started, 3), "tokens": tokens["sampled"] + tokens["forced"],
+                 "tokens_evaluated": tokens["evaluated"], "tokens_reused": tokens["reused"],
+                 "evaluated_per_appended": researcher.evaluated_per_appended()},
+        extra={"mode": mode, "persona": brief.persona, "rubric": brief.rubric, "intent": brief.intent.model_dump(),
+               "intent_accuracy": accuracy, "draft_rewards": draft_rewards, "adopted_corrections": flags,
+               "split": task.split, "shopper_id": task.shopper_id,
+               "followed_injection": followed_injection},
+    )
+
+
+def _supervise_call(env: ProductResearchEnv, researcher: ResearchAgent, supervisor: Supervisor, episode: Episode,
+                    call: ToolCall | None, seed: int, flags: list[str]) -> tuple[ToolCall | None, bool]:
+    """Check a call until accepted; cap hit -> the supervisor's next grounded step. (call, time to report)."""
+    base = env.unwrapped
+    for round_ in range(1, CAPS["toolcall"] + 1):
+        review = supervisor.review_call(call, round_)
+        if review.verdict == "accept":
+            return call, False
+        episode.log(Message(role="assistant", agent="researcher", tool_call=call, meta={"draft": True}))
+        episode.log(_review_message(review, adopted=round_ == CAPS["toolcall"]))
+        if round_ == CAPS["toolcall"]:
+            flags.append("toolcall")
+            corrected = supervisor.correct_call()
+            return corrected, corrected is None
+        call = researcher.act(episode.researcher_context(review.critique), sorted(base.episode.retrieved_products),
+                              seed + round_)
+        if call is not None and call.tool == "submit_report":
+            return None, True
+    return call, False
+
+
+def record_line(record: TrajectoryRecord) -> str:
+    return json.dumps(record.model_dump(mode="json"), sort_keys=True)
