@@ -128,6 +128,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from shopgym.agents.generate import generate
+
+    summary = generate(args.catalog, args.split, args.episodes, args.workers, args.seed, args.model, args.mode,
+                       Path(args.out), critique=args.critique, progress=not args.json)
+    text = "\n".join(f"{k}: {v}" for k, v in summary.model_dump(mode="json").items())
+    _emit(args, summary.model_dump(mode="json"), text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopgym", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -194,6 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--seed", type=int, default=1)
     evaluate.set_defaults(run=_evaluate)
+
+    gen = with_json(verbs.add_parser("generate", help="synthesize research trajectories with local LLM agents"))
+    gen.add_argument("--catalog", help="catalog folder (default: the cached default world)")
+    gen.add_argument("--split", default="train", choices=["train", "val", "test"])
+    gen.add_argument("--episodes", type=int, required=True)
+    gen.add_argument("--workers", type=int, default=1)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--model", help="GGUF path (default: the embedded SmolLM2-135M-Instruct)")
+    gen.add_argument("--mode", default="supervised", choices=["supervised", "single"])
+    gen.add_argument("--critique", action="store_true", help="add an LLM critique to the grounded feedback")
+    gen.add_argument("--out", required=True, help="run folder: trajectories.jsonl and manifest.json")
+    gen.set_defaults(run=_generate)
     return parser
 
 
