@@ -127,7 +127,14 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         supervisor.observe(call, observation["text"])
         episode.accept(Message(role="assistant", agent="researcher", tool_call=call))
         episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
-    if mode == "supervised":
+    if mode == "supervised":  # before the report, the grounded steps the researcher skipped
+        while base.episode.steps_left > 1 and (call := supervisor.correct_call()) is not None:
+            flags.append("toolcall")
+            observation, *_ = env.step(call.model_dump())
+            supervisor.observe(call, observation["text"])
+            episode.accept(Message(role="assistant", agent="researcher", tool_call=call,
+                                   meta={"adopted_correction": True}))
+            episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
         supervisor.advance()
 
     # Report
