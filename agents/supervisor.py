@@ -7,6 +7,7 @@ and flagged. Corrections are built from the same observable data: never from hid
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from enum import Enum
@@ -150,9 +151,11 @@ class Supervisor:
         if need.asks_questions and "ask_user" not in tools:
             return ToolCall(tool="ask_user", arguments={"question": "What is your budget, what must it have, which "
                                                                     "brands should I avoid, and what matters most?"})
-        if "search_products" not in tools:
-            return ToolCall(tool="search_products", arguments=self._search_arguments(need))
+        search = ToolCall(tool="search_products", arguments=self._search_arguments(need))
+        searched = json.dumps(search.model_dump(), sort_keys=True) in episode.calls
         fitting = self.fitting(need, sorted(episode.retrieved_products))
+        if not searched and len(fitting) < 3:  # the researcher's own searches found too few that fit
+            return search
         inspected = [p for p in fitting if p in episode.inspected_products]
         todo = [p for p in fitting if p not in episode.inspected_products]
         if len(inspected) < 3 and todo:

@@ -22,3 +22,6 @@ echo "== baselines on 20 distinct test tasks (reward in [0, 1], graded against t
 for policy in oracle heuristic random; do
   "$shopgym" evaluate --policy "$policy" --catalog "$world" --split test --episodes 20 --seed 1
 done
+echo
+echo "== two supervised trajectories with the embedded SmolLM2-135M (User, Research and Supervisor agents) =="
+"$shopgym" generate --catalog "$world" --split train --episodes 2 --seed 0 --out "$out/run" --mode supervised

@@ -1,0 +1,30 @@
+"""`shopgym generate` end to end with the embedded GGUF: real episodes, recorded for distillation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shopgym.agents.runner import read_trajectories
+from shopgym.cli import main
+
+
+def test_two_real_supervised_episodes_with_the_embedded_model(world_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    argv = ["generate", "--catalog", str(world_dir), "--split", "train", "--episodes", "2", "--seed", "5",
+            "--out", str(out), "--json"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["episodes_done"] == 2
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["manifest_extra"]["model_sha256"]) == 64 and manifest["manifest_extra"]["catalog_hash"]
+    records = read_trajectories(out / "trajectories.jsonl")
+    assert [r.extra["episode"] for r in records] == [0, 1] and [r.seed for r in records] == [5, 6]
+    for record in records:
+        assert record.termination == "submitted" and 0.0 <= record.reward <= 1.0
+        assert {m.agent for m in record.messages} >= {"user", "researcher", "env"}
+        assert all(m.role in ("system", "user", "assistant", "tool") for m in record.messages)
+        assert record.extra["draft_rewards"] and record.extra["intent_accuracy"] is not None
+        assert "SmolLM2" in record.model_ids["researcher"]
+    assert main(argv) == 0  # a finished run resumes to nothing
+    assert json.loads(capsys.readouterr().out)["episodes_done"] == 0
