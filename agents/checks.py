@@ -220,6 +220,25 @@ def parse_request(text: str, categories: Sequence[Any] = ()) -> StatedNeed:
     return need
 
 
+def search_arguments(need: StatedNeed) -> dict[str, Any]:
+    """`search_products` arguments that apply every stated condition the search can filter on."""
+    args: dict[str, Any] = {}
+    if need.category:
+        args["category"] = need.category
+    if need.budget_cents is not None:
+        args["max_price"] = need.budget_cents / 100
+    if need.min_rating is not None:
+        args["min_rating"] = need.min_rating
+    for rule in need.must_haves:
+        if rule.attr == "brand":
+            args["brand"] = rule.value
+        elif rule.op == "eq":
+            args.setdefault("specs", {})[rule.attr] = rule.value
+        else:
+            args.setdefault("spec_min" if rule.op == "gte" else "spec_max", {})[rule.attr] = rule.value
+    return args
+
+
 def answers_in(observations: Iterable[str]) -> str:
     """The shopper's `ask_user` answers found in observation texts, joined."""
     return " ".join(o.strip()[len("User: "):] for o in observations if o.strip().startswith("User: "))
@@ -537,22 +556,7 @@ class _View:
         return f" with search_products {json.dumps(args)}" if args else ""
 
     def search_arguments(self) -> dict[str, Any]:
-        need = self.need
-        args: dict[str, Any] = {}
-        if need.category:
-            args["category"] = need.category
-        if need.budget_cents is not None:
-            args["max_price"] = need.budget_cents / 100
-        if need.min_rating is not None:
-            args["min_rating"] = need.min_rating
-        for rule in need.must_haves:
-            if rule.attr == "brand":
-                args["brand"] = rule.value
-            elif rule.op == "eq":
-                args.setdefault("specs", {})[rule.attr] = rule.value
-            else:
-                args.setdefault("spec_min" if rule.op == "gte" else "spec_max", {})[rule.attr] = rule.value
-        return args
+        return search_arguments(self.need)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from shopgym.schema import ToolCall
 
 from .backends import Backend
 from .checks import (Finding, StatedNeed, answers_in, check_plan, check_report, check_tool_call, feedback,
-                     money, parse_request, verdict)
+                     money, parse_request, search_arguments, verdict)
 
 CAPS = {"plan": 2, "toolcall": 2, "report": 3}
 POSITIVE = ("excellent", "great", "superb", "fantastic", "impressive", "outstanding", "good", "solid", "top-notch")
@@ -151,7 +151,7 @@ class Supervisor:
         if need.asks_questions and "ask_user" not in tools:
             return ToolCall(tool="ask_user", arguments={"question": "What is your budget, what must it have, which "
                                                                     "brands should I avoid, and what matters most?"})
-        search = ToolCall(tool="search_products", arguments=self._search_arguments(need))
+        search = ToolCall(tool="search_products", arguments={**search_arguments(need), "sort": "rating"})
         searched = json.dumps(search.model_dump(), sort_keys=True) in episode.calls
         fitting = self.fitting(need, sorted(episode.retrieved_products))
         if not searched and len(fitting) < 3:  # the researcher's own searches found too few that fit
@@ -166,20 +166,6 @@ class Supervisor:
                 aspect = {"aspect": need.priorities[0]} if need.priorities else {}
                 return ToolCall(tool="read_reviews", arguments={"product_id": pid, **aspect})
         return None
-
-    def _search_arguments(self, need: StatedNeed) -> dict:
-        arguments: dict[str, Any] = {"category": need.category, "sort": "rating"} if need.category else {}
-        if need.budget_cents is not None:
-            arguments["max_price"] = need.budget_cents / 100
-        if need.min_rating is not None:
-            arguments["min_rating"] = need.min_rating
-        for rule in need.must_haves:
-            if rule.attr == "brand":
-                continue
-            key = {"eq": "specs", "gte": "spec_min", "lte": "spec_max"}[rule.op]
-            value = rule.value if rule.op == "eq" else float(rule.value)
-            arguments.setdefault(key, {})[rule.attr] = value
-        return arguments
 
     def correct_report(self) -> dict:
         """A report built from what the episode saw: inspected products meeting the stated conditions."""

@@ -8,14 +8,13 @@ a reviewer, on the same tasks and seeds.
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ValidationError
 
 import shopgym.format as fmt
-from shopgym.envs import ENV_ID, ENV_VERSION, ProductResearchEnv, Report
+from shopgym.envs import ENV_ID, ENV_VERSION, ProductResearchEnv
 from shopgym.envs.tools import tool_schema_hash
 from shopgym.schema import Message, ToolCall, TrajectoryRecord
 
@@ -204,7 +203,3 @@ def _supervise_call(env: ProductResearchEnv, researcher: ResearchAgent, supervis
         if call is not None and call.tool == "submit_report":
             return None, True
     return call, False
-
-
-def record_line(record: TrajectoryRecord) -> str:
-    return json.dumps(record.model_dump(mode="json"), sort_keys=True)

@@ -1,6 +1,6 @@
 """The README's ten lines: make the env, reset, call tools, submit a report."""
 import gymnasium as gym
-import shopgym.envs  # registers shopgym/ProductResearch-v0
+import shopgym.envs  # noqa: F401  (registers shopgym/ProductResearch-v0)
 
 env = gym.make("shopgym/ProductResearch-v0")  # default world, built into ~/.cache/shopgym on first use
 obs, info = env.reset(seed=0, options={"split": "test"})

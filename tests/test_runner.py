@@ -111,6 +111,7 @@ def test_two_workers_write_the_same_records_as_one(world_dir: Path, tmp_path: Pa
                  progress=False)
 
     assert (parallel.episodes_done, parallel.episodes_skipped, parallel.workers) == (12, 0, 2)
+    assert (serial.episodes_done, serial.workers) == (12, 1)
     assert parallel.episodes_per_hour > 0 and parallel.tokens and parallel.tokens_per_second
     raw = _lines(tmp_path / "par" / TRAJECTORIES)
     assert len(raw) == 12 and all(line.endswith(b"\n") for line in raw)
