@@ -1,1 +1,1 @@
-"""Agents that act in the env: baselines today; llama.cpp roles and synthesis next."""
+"""Agents that act in the env: baselines, llama.cpp backends, the User/Research/Supervisor roles, synthesis runs."""
