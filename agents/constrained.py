@@ -342,8 +342,14 @@ def _common_prefix(words: Iterable[str]) -> str:
     return first[:i]
 
 
-def call_checker(schemas: list[dict], ids: Iterable[str] | None = None) -> CallChecker:
-    """A checker for the tools in `schemas` (the env's `tool_schemas()`), ids limited to `ids` when given."""
+def call_checker(schemas: list[dict], ids: Iterable[str] | None = None,
+                 values: dict[str, Iterable[str]] | None = None) -> CallChecker:
+    """A checker for the tools in `schemas` (the env's `tool_schemas()`), ids limited to `ids` when given.
+
+    `values` pins string arguments to values taken from the request (e.g. `{"category": ["headphones"]}`):
+    a dynamic grammar that turns recall into copying for a small model.
+    """
+    pinned = {key: frozenset(options) for key, options in (values or {}).items()}
     arguments = {}
     id_set = frozenset(ids) if ids is not None else None
     for schema in schemas:
@@ -353,7 +359,7 @@ def call_checker(schemas: list[dict], ids: Iterable[str] | None = None) -> CallC
             continue  # nothing retrieved yet: a tool that needs a product id cannot be called
         arguments[schema["name"]] = (
             frozenset(properties), tuple(schema["parameters"].get("required", [])),
-            {k: frozenset(_enum(p)) for k, p in properties.items() if _enum(p)},
+            {k: pinned.get(k) or frozenset(_enum(p)) for k, p in properties.items() if _enum(p) or k in pinned},
             {k: _starts(p, schema["parameters"]) for k, p in properties.items()},
         )
     return CallChecker(tuple(arguments), id_set, arguments)

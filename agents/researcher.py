@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 import shopgym.format as fmt
@@ -48,9 +49,16 @@ class ResearchAgent:
 
     def act(self, messages: Sequence[Message], retrieved: Sequence[str], seed: int,
             tools: Sequence[str] | None = None) -> ToolCall | None:
-        """The next tool call (None if the budget cut it before any valid argument)."""
+        """The next tool call (None if the budget cut it before any valid argument).
+
+        Product ids are limited to those retrieved so far and the category filter to the one the
+        request names.
+        """
         schemas = [s for s in self.schemas if tools is None or s["name"] in tools]
-        checker = call_checker(schemas, ids=sorted(retrieved))
+        request = next((m.content for m in messages if m.role == "user" and m.agent == "user"), "")
+        category = re.search(r"\(([a-z0-9_]+)\)", request)
+        checker = call_checker(schemas, ids=sorted(retrieved),
+                               values={"category": [category.group(1)]} if category else None)
         max_tokens = self.budget.report_tokens if tools == ("submit_report",) else self.budget.call_tokens
         text = self._complete(messages, max_tokens, seed, checker).text
         if not text:

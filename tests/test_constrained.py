@@ -95,3 +95,10 @@ def test_the_embedded_model_writes_valid_calls(world_dir: Path) -> None:
         assert completion.sampled + completion.forced <= 80
         again = backend.complete(prompt, role="researcher", max_tokens=8)
         assert again.reused == len(prompt) - 1 and again.evaluated == 1  # the prompt prefix was cached
+
+
+def test_filter_values_can_be_pinned_to_the_request() -> None:
+    checker = call_checker(SCHEMAS, values={"category": ["yoga_mats"]})
+    assert _drive(checker, '{"tool": "search_products", "arguments": {')
+    assert checker.accepts('"category": "yoga_mats"') and not checker.accepts('"category": "tents"')
+    assert checker.accepts('"query": "tents"')  # free text stays free
