@@ -25,3 +25,5 @@ done
 echo
 echo "== two supervised trajectories with the embedded SmolLM2-135M (User, Research and Supervisor agents) =="
 "$shopgym" generate --catalog "$world" --split train --episodes 2 --seed 0 --out "$out/run" --mode supervised
+"$shopgym" show "$out/run"
+echo "open $out/run/trajectories.html to read the trajectories turn by turn"

@@ -138,6 +138,19 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(args: argparse.Namespace) -> int:
+    from shopgym.agents.runner import read_trajectories
+    from shopgym.agents.trajectory_html import trajectories_html
+
+    records = read_trajectories(Path(args.run_dir) / "trajectories.jsonl")
+    if args.episodes:
+        records = [r for r in records if r.extra.get("episode") in set(args.episodes)]
+    out = Path(args.out) if args.out else Path(args.run_dir) / "trajectories.html"
+    out.write_text(trajectories_html(records, title=f"shopgym run {args.run_dir}"))
+    _emit(args, {"html": str(out), "episodes": len(records)}, f"wrote {out} ({len(records)} episodes)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopgym", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -216,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--critique", action="store_true", help="add an LLM critique to the grounded feedback")
     gen.add_argument("--out", required=True, help="run folder: trajectories.jsonl and manifest.json")
     gen.set_defaults(run=_generate)
+
+    show = with_json(verbs.add_parser("show", help="render a run's trajectories as an HTML page"))
+    show.add_argument("run_dir", metavar="RUN", help="run folder written by `shopgym generate`")
+    show.add_argument("--episodes", type=int, nargs="*", help="episode indices (default: all)")
+    show.add_argument("--out", help="HTML file (default: RUN/trajectories.html)")
+    show.set_defaults(run=_show)
     return parser
 
 

@@ -124,3 +124,14 @@ def test_single_agent_mode_has_no_reviewer(envs) -> None:
     record = run_episode(env, backend, _train_task(env), seed=3, mode="single")
     assert "supervisor" not in {m.agent for m in record.messages}
     assert record.extra["draft_rewards"] == [] and record.reward < 0.2
+
+
+def test_a_trajectory_renders_as_an_html_page(envs, tmp_path: Path) -> None:
+    from shopgym.agents.trajectory_html import trajectories_html
+
+    env, _ = envs
+    backend = ScriptedBackend({"researcher": _researcher_script("<plan>", BAD_CALL, BAD_REPORT)})
+    record = run_episode(env, backend, _train_task(env), seed=3, mode="supervised")
+    page = trajectories_html([record])
+    assert record.task_id in page and "rejected draft" in page and "check_report round 3" in page
+    assert "&lt;plan&gt;" in page and "<plan>" not in page  # text is escaped

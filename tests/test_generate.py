@@ -28,3 +28,6 @@ def test_two_real_supervised_episodes_with_the_embedded_model(world_dir: Path, t
         assert "SmolLM2" in record.model_ids["researcher"]
     assert main(argv) == 0  # a finished run resumes to nothing
     assert json.loads(capsys.readouterr().out)["episodes_done"] == 0
+    assert main(["show", str(out), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["episodes"] == 2 and records[0].task_id in Path(shown["html"]).read_text()
