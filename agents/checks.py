@@ -196,20 +196,15 @@ def parse_request(text: str, categories: Sequence[Any] = ()) -> StatedNeed:
     rating = re.findall(r"rating of at least ([\d.]+) stars", text)
     if rating:
         need.min_rating = float(rating[-1])
-    for body in _sentences(text, "It must have "):
-        for phrase in (p.strip() for p in body.split(" and ")):
-            rule = _must_have_rule(phrase, info)
-            if rule is None:
-                need.unparsed.append(phrase)
-            elif rule not in need.must_haves:
-                need.must_haves.append(rule)
-    for body in _sentences(text, "Deal-breakers: "):
-        for phrase in (p.strip() for p in body.split(", ")):
-            rule = _deal_breaker_rule(phrase, info)
-            if rule is None:
-                need.unparsed.append(phrase)
-            elif rule not in need.deal_breakers:
-                need.deal_breakers.append(rule)
+    for lead, separator, make_rule, rules in (("It must have ", " and ", _must_have_rule, need.must_haves),
+                                              ("Deal-breakers: ", ", ", _deal_breaker_rule, need.deal_breakers)):
+        for body in _sentences(text, lead):
+            for phrase in (p.strip() for p in body.split(separator)):
+                rule = make_rule(phrase, info)
+                if rule is None:
+                    need.unparsed.append(phrase)
+                elif rule not in rules:
+                    rules.append(rule)
     for body in _sentences(text, "What matters most to me: "):
         for label in (p.strip() for p in body.split(", then ")):
             if label in need.priority_labels:
