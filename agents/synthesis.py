@@ -177,7 +177,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         timings={"seconds": round(time.perf_counter() - started, 3), "tokens": tokens["sampled"] + tokens["forced"],
                  "tokens_evaluated": tokens["evaluated"], "tokens_reused": tokens["reused"],
                  "evaluated_per_appended": researcher.evaluated_per_appended()},
-        extra={"mode": mode, "persona": brief.persona, "rubric": brief.rubric, "intent": brief.intent.model_dump(),
+        extra={"mode": mode, "tools": base.tool_schemas(), "persona": brief.persona, "rubric": brief.rubric, "intent": brief.intent.model_dump(),
                "intent_accuracy": accuracy, "draft_rewards": draft_rewards, "adopted_corrections": flags,
                "split": task.split, "shopper_id": task.shopper_id,
                "followed_injection": followed_injection},

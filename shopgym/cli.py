@@ -151,6 +151,40 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _distill(args: argparse.Namespace) -> int:
+    from transformers import AutoTokenizer
+
+    import shopgym.format as fmt
+    from shopgym.agents.backends import embedded_model_path
+    from shopgym.agents.runner import read_trajectories
+    from shopgym.distill import filters as F
+    from shopgym.distill.dataset import distill
+    from shopgym.distill.internalize import internalize
+
+    records = [r for run in args.runs for r in read_trajectories(Path(run) / "trajectories.jsonl")]
+    path = embedded_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+    def count(messages) -> int:
+        return len(tokenizer(fmt.render(messages), add_special_tokens=False)["input_ids"])
+
+    chosen = [*F.default_filters(args.min_reward),
+              F.fits_context(lambda record: count(internalize(record)), args.max_tokens)]
+    if args.filters == "none":
+        chosen = []
+    elif args.filters != "default":
+        names = args.filters.split(",")
+        unknown = set(names) - {f.name for f in chosen}
+        if unknown:
+            raise ValueError(f"unknown filters {sorted(unknown)}; valid: {', '.join(f.name for f in chosen)}")
+        chosen = [f for f in chosen if f.name in names]
+    report = distill(records, chosen, Path(args.out), count_tokens=count)
+    text = [f"kept {report.kept} of {report.total} runs; examples: {report.examples}"]
+    text += [f"  dropped by {name}: {n}" for name, n in report.dropped.items()]
+    _emit(args, report.model_dump(exclude={"reward_before", "reward_after"}), "\n".join(text))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopgym", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -235,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--episodes", type=int, nargs="*", help="episode indices (default: all)")
     show.add_argument("--out", help="HTML file (default: RUN/trajectories.html)")
     show.set_defaults(run=_show)
+
+    dist = with_json(verbs.add_parser("distill", help="filter runs and internalize them into training examples"))
+    dist.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    dist.add_argument("--out", required=True, help="DATA_DIR: train/val/test.jsonl, README.md, report")
+    dist.add_argument("--filters", default="default", help="default, none, or a comma list of filter names")
+    dist.add_argument("--min-reward", type=float, default=0.5, dest="min_reward")
+    dist.add_argument("--max-tokens", type=int, default=4096, dest="max_tokens", help="the student's context")
+    dist.set_defaults(run=_distill)
     return parser
 
 

@@ -1,0 +1,121 @@
+"""Distilled examples in HF TRL's conversational tool-calling format, split by shopper, with a card and a report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+import shopgym.format as fmt
+from shopgym.schema import Message, ToolCall, TrajectoryRecord
+
+from .filters import Filter, FilterReport, apply
+from .internalize import Rewriter, internalize, leaks
+
+SPLITS = ("train", "val", "test")
+
+
+def to_trl(messages: Sequence[Message]) -> list[dict]:
+    """Turns as TRL messages: roles system/user/assistant/tool; assistant actions in `tool_calls`."""
+    out = []
+    for m in messages:
+        entry: dict = {"role": m.role, "content": m.observation if m.role == "tool" else m.content}
+        if m.tool_call is not None:
+            entry["tool_calls"] = [{"type": "function", "function": {"name": m.tool_call.tool,
+                                                                     "arguments": m.tool_call.arguments}}]
+        out.append(entry)
+    return out
+
+
+def from_trl(entries: Sequence[dict]) -> list[Message]:
+    """The inverse of `to_trl`, so training renders exactly what synthesis rendered."""
+    out = []
+    for e in entries:
+        call = e.get("tool_calls", [None])[0]
+        tool_call = ToolCall(tool=call["function"]["name"], arguments=call["function"]["arguments"]) if call else None
+        agent = {"system": "env", "user": "user", "assistant": "researcher", "tool": "env"}[e["role"]]
+        if e["role"] == "tool":
+            out.append(Message(role="tool", agent="env", observation=e["content"]))
+        else:
+            out.append(Message(role=e["role"], agent=agent, content=e["content"] or "", tool_call=tool_call))
+    return out
+
+
+class DistillReport(BaseModel):
+    total: int
+    kept: int
+    dropped: dict[str, int]
+    reasons: dict[str, str]
+    examples: dict[str, int]
+    reward_before: list[float]
+    reward_after: list[float]
+
+
+def _histograms(before: list[float], after: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    bins = [i / 20 for i in range(21)]
+    ax.hist(before, bins=bins, alpha=0.6, label=f"all runs ({len(before)})")
+    ax.hist(after, bins=bins, alpha=0.6, label=f"kept ({len(after)})")
+    ax.set_xlabel("episode reward")
+    ax.set_ylabel("episodes")
+    ax.set_title("Reward before and after filtering")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def distill(records: Sequence[TrajectoryRecord], filters: Sequence[Filter], out_dir: Path,
+            count_tokens: Callable[[list[Message]], int] | None = None,
+            rewrite: Rewriter | None = None) -> DistillReport:
+    """Filter, internalize, check for leaks, and write DATA_DIR/{split}.jsonl, README.md, report.json/png."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kept, report = apply(records, filters)
+    test_shoppers = {r.extra.get("shopper_id") for r in records if r.extra.get("split") == "test"}
+    rows: dict[str, list[str]] = {s: [] for s in SPLITS}
+    tokens: list[int] = []
+    for record in kept:
+        split = record.extra.get("split", "train")
+        if split == "train" and record.extra.get("shopper_id") in test_shoppers:
+            raise ValueError(f"shopper {record.extra.get('shopper_id')} is in both train and test runs")
+        messages = internalize(record, rewrite)
+        problems = leaks(messages, record)
+        if problems:
+            raise ValueError(f"episode {record.task_id}: internalized turns leak {problems[0]}")
+        if count_tokens is not None:
+            tokens.append(count_tokens(messages))
+        meta = {"task_id": record.task_id, "seed": record.seed, "reward": record.reward, "split": split,
+                "shopper_id": record.extra.get("shopper_id"), "catalog_hash": record.catalog_hash,
+                "request": record.request, "episode": record.extra.get("episode")}
+        rows[split].append(json.dumps({"messages": to_trl(messages), "tools": record.extra.get("tools", []),
+                                       "meta": meta}, sort_keys=True))
+    for split, lines in rows.items():
+        if lines:
+            (out_dir / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    result = DistillReport(total=report.total, kept=report.kept, dropped=dict(report.dropped), reasons=report.reasons,
+                           examples={s: len(v) for s, v in rows.items()},
+                           reward_before=[r.reward for r in records], reward_after=[r.reward for r in kept])
+    (out_dir / "report.json").write_text(result.model_dump_json(indent=2))
+    _histograms(result.reward_before, result.reward_after, out_dir / "rewards.png")
+    (out_dir / "README.md").write_text(_card(result, report, tokens))
+    return result
+
+
+def _card(result: DistillReport, report: FilterReport, tokens: list[int]) -> str:
+    lines = ["# shopgym distilled dataset", "",
+             "Single-role tool-calling conversations (HF TRL format: `messages`, `tools`, `meta`).", "",
+             f"Runs read: {result.total}; kept: {result.kept}.", "", "| filter | dropped | reason |", "|---|---|---|"]
+    lines += [f"| {name} | {report.dropped.get(name, 0)} | {reason} |" for name, reason in report.reasons.items()]
+    lines += ["", "| split | examples |", "|---|---|"] + [f"| {s} | {n} |" for s, n in result.examples.items()]
+    if tokens:
+        lines += ["", f"Tokens per example (student tokenizer): min {min(tokens)}, "
+                      f"mean {sum(tokens) / len(tokens):.0f}, max {max(tokens)}."]
+    lines += ["", "Reward histograms: `rewards.png`. Render an example for training with `shopgym.format.render`."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,119 @@
+"""Pure predicates over trajectory records, each with a reason, composed into a pipeline."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from shopgym.schema import TrajectoryRecord
+
+
+def accepted_calls(record: TrajectoryRecord) -> list[str]:
+    """The tool calls that stayed in the episode (drafts excluded), as canonical JSON."""
+    return [m.tool_call.model_dump_json() for m in record.messages
+            if m.role == "assistant" and m.tool_call is not None and not m.meta.get("draft")]
+
+
+def _observations(record: TrajectoryRecord) -> list[str]:
+    return [m.observation or "" for m in record.messages if m.role == "tool" and not m.meta.get("draft")]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Keeps a record when `keep(record)` is true; otherwise the record is dropped for `reason`."""
+
+    name: str
+    reason: str
+    keep: Callable[[TrajectoryRecord], bool]
+
+
+def completed() -> Filter:
+    return Filter("completed", "no report was submitted", lambda r: r.termination == "submitted")
+
+
+def no_invalid_action() -> Filter:
+    def keep(record: TrajectoryRecord) -> bool:
+        return all(m.tool_call is not None for m in record.messages
+                   if m.role == "assistant" and not m.meta.get("draft") and m.meta.get("kind") != "plan")
+    return Filter("no_invalid_action", "an accepted action did not parse", keep)
+
+
+def max_tool_error_rate(limit: float = 0.2) -> Filter:
+    def keep(record: TrajectoryRecord) -> bool:
+        observations = _observations(record)
+        errors = sum(o.startswith("Error:") for o in observations)
+        return not observations or errors / len(observations) <= limit
+    return Filter("tool_error_rate", f"more than {limit:.0%} of tool calls failed", keep)
+
+
+def min_tool_calls(k: int = 3) -> Filter:
+    return Filter("min_tool_calls", f"fewer than {k} tool calls (the paper's length filter)",
+                  lambda r: len(accepted_calls(r)) - 1 >= k)  # the final submit_report is not research
+
+
+def min_reward(threshold: float = 0.5) -> Filter:
+    return Filter("min_reward", f"reward below {threshold}", lambda r: r.reward >= threshold)
+
+
+def reward_percentile(records: Sequence[TrajectoryRecord], percentile: float) -> Filter:
+    import numpy as np
+
+    cut = float(np.percentile([r.reward for r in records], percentile)) if records else 0.0
+    return Filter("min_reward", f"reward below the {percentile:g}th percentile ({cut:.3f})", lambda r: r.reward >= cut)
+
+
+def supervisor_accepted() -> Filter:
+    return Filter("supervisor_accepted", "the run was not reviewed (single-agent mode)",
+                  lambda r: r.extra.get("mode") == "supervised")
+
+
+def no_followed_injection() -> Filter:
+    return Filter("followed_injection", "a draft followed an instruction injected in a review",
+                  lambda r: not r.extra.get("followed_injection"))
+
+
+def fits_context(count_tokens: Callable[[TrajectoryRecord], int], max_tokens: int) -> Filter:
+    return Filter("fits_context", f"longer than the student's {max_tokens}-token context",
+                  lambda r: count_tokens(r) <= max_tokens)
+
+
+def deduplicate() -> Filter:
+    """Stateful across one pipeline run: the second record with the same task and actions is dropped."""
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+
+    def keep(record: TrajectoryRecord) -> bool:
+        key = (record.task_id, tuple(accepted_calls(record)))
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+    return Filter("duplicate", "same task and action sequence as an earlier record", keep)
+
+
+@dataclass
+class FilterReport:
+    total: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)  # filter name -> records it dropped
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def apply(records: Iterable[TrajectoryRecord], filters: Sequence[Filter]) -> tuple[list[TrajectoryRecord], FilterReport]:
+    """Records that pass every filter; each drop is counted under the first filter that refused it."""
+    report = FilterReport(reasons={f.name: f.reason for f in filters})
+    kept = []
+    for record in records:
+        report.total += 1
+        refusing = next((f for f in filters if not f.keep(record)), None)
+        if refusing is None:
+            kept.append(record)
+        else:
+            report.dropped[refusing.name] += 1
+    report.kept = len(kept)
+    return kept, report
+
+
+def default_filters(min_reward_value: float = 0.5) -> list[Filter]:
+    return [completed(), no_invalid_action(), max_tool_error_rate(), min_tool_calls(), min_reward(min_reward_value),
+            supervisor_accepted(), no_followed_injection(), deduplicate()]

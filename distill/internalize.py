@@ -1,0 +1,75 @@
+"""Reflective internalization: each draft -> critique -> revision chain becomes one assistant turn.
+
+The reflection is first-person, anticipates the critique and names the corrected object (an id, a
+constraint, a field) in terms the context already shows; reviewer turns and rejected drafts vanish.
+Only accepted calls and their observations remain (rejected calls were undone in the env).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from shopgym.schema import Message, TrajectoryRecord
+
+FORBIDDEN = re.compile(r"supervisor", re.IGNORECASE)
+_OPENERS = ["Before I act, I check my work.", "Let me check this step first.", "A quick check before I go on."]
+
+Rewriter = Callable[[str, str], str]  # (critique lines, template reflection) -> reflection
+
+
+def critique_points(critique: str) -> list[str]:
+    """The error lines of grounded feedback, without their markers (an LLM critique line is not used)."""
+    points = [line.split("]", 1)[1].strip() for line in critique.splitlines() if line.startswith("- [error]")]
+    return [FORBIDDEN.sub("check", p) for p in points]
+
+
+def template_reflection(points: Sequence[str], turn: int) -> str:
+    """First person, anticipating each point; deterministic (the opener rotates with the turn)."""
+    opener = _OPENERS[turn % len(_OPENERS)]
+    body = " ".join(f"I must not miss this: {p[0].lower() + p[1:]}." if p else "" for p in points[:3])
+    return f"{opener} {body}".strip()
+
+
+def internalize(record: TrajectoryRecord, rewrite: Rewriter | None = None) -> list[Message]:
+    """Single-role turns: system, user, assistant (reflection + accepted action), tool."""
+    out: list[Message] = []
+    pending: list[str] = []
+    for message in record.messages:
+        if message.agent == "supervisor":
+            pending += critique_points(message.content)
+            continue
+        if message.meta.get("draft"):
+            continue
+        if message.role == "assistant" and pending:
+            points = list(dict.fromkeys(pending))
+            reflection = template_reflection(points, len(out))
+            if rewrite is not None:
+                reflection = rewrite("\n".join(points), reflection)
+            content = reflection + ("\n" + message.content if message.content else "")
+            message = Message(role="assistant", agent="researcher", content=content, tool_call=message.tool_call)
+            pending = []
+        else:
+            message = Message(role=message.role, agent=message.agent if message.agent != "supervisor" else "user",
+                              content=message.content, tool_call=message.tool_call, observation=message.observation)
+        out.append(message)
+    return out
+
+
+def leaks(messages: Sequence[Message], record: TrajectoryRecord) -> list[str]:
+    """Why these turns are not a clean single-role example ([] when clean)."""
+    problems = []
+    accepted = {m.tool_call.model_dump_json() for m in messages if m.tool_call is not None}
+    for message in messages:
+        text = " ".join([message.content, message.observation or ""])
+        if message.role not in ("system", "user", "assistant", "tool"):
+            problems.append(f"role {message.role!r}")
+        if message.agent == "supervisor":
+            problems.append("a reviewer turn")
+        if FORBIDDEN.search(text):
+            problems.append(f"the word {FORBIDDEN.search(text).group()!r} in a {message.role} turn")
+    for draft in (m for m in record.messages if m.meta.get("draft") and m.tool_call is not None):
+        if draft.tool_call.model_dump_json() not in accepted and any(
+                draft.tool_call.model_dump_json() in (m.content or "") for m in messages):
+            problems.append("a rejected draft")
+    return problems

@@ -1,0 +1,92 @@
+"""Distillation: filters with reasons, reflective internalization without leaks, replayable examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import shopgym.format as fmt
+from shopgym.agents.backends import ScriptedBackend
+from shopgym.agents.synthesis import run_episode
+from shopgym.distill import filters as F
+from shopgym.distill.dataset import distill, from_trl, to_trl
+from shopgym.distill.internalize import critique_points, internalize, leaks
+from shopgym.envs import ProductResearchEnv
+from test_agents import BAD_CALL, BAD_REPORT, _researcher_script
+
+
+@pytest.fixture(scope="module")
+def records(world_dir: Path):
+    env = ProductResearchEnv(catalog=world_dir)
+    by_split = {s: sorted(t for t, info in env.tasks.items() if info.split == s) for s in ("train", "test")}
+    tasks = by_split["train"][:5] + by_split["test"][:1]
+    out = []
+    for i, task in enumerate(tasks):
+        backend = ScriptedBackend({"researcher": _researcher_script("I will wing it.", BAD_CALL, BAD_REPORT)})
+        record = run_episode(env, backend, task, seed=i, mode="supervised")
+        record.extra["episode"] = i
+        out.append(record)
+    single = run_episode(env, ScriptedBackend({"researcher": _researcher_script("x", BAD_CALL, BAD_REPORT)}),
+                         tasks[0], seed=0, mode="single")
+    return out + [single, out[0].model_copy(deep=True)]
+
+
+def test_internalized_turns_keep_the_correction_and_drop_the_reviewer(records) -> None:
+    record = records[0]
+    messages = internalize(record)
+    assert leaks(messages, record) == []
+    assert {m.role for m in messages} <= {"system", "user", "assistant", "tool"}
+    text = fmt.render(messages)
+    assert "supervisor" not in text.lower() and "[error]" not in text
+    first = next(m for m in messages if m.role == "assistant")
+    assert first.content.startswith(("Before I act", "Let me check", "A quick check"))
+    point = critique_points(next(m for m in record.messages if m.agent == "supervisor").content)[0]
+    assert point[1:40] in first.content  # the reflection names what the critique corrected
+    assert len([m for m in messages if m.tool_call]) == len(F.accepted_calls(record))
+
+
+def test_training_text_equals_the_prompt_format_rendering(records) -> None:
+    messages = internalize(records[1])
+    assert fmt.render(from_trl(to_trl(messages))) == fmt.render(messages)
+
+
+def test_an_internalized_example_replays_to_the_same_reward(records, world_dir: Path) -> None:
+    env = ProductResearchEnv(catalog=world_dir)
+    for record in records[:3]:
+        messages = internalize(record)
+        env.reset(seed=record.seed, options={"task_id": record.task_id, "request": record.request})
+        reward = None
+        for message in messages:
+            if message.tool_call is not None:
+                _, reward, terminated, _, info = env.step(message.tool_call.model_dump())
+        assert terminated and reward == record.reward
+
+
+def test_filters_pipeline_report_and_dataset(records, tmp_path: Path) -> None:
+    report = distill(records, F.default_filters(0.3), tmp_path / "data")
+    assert report.total == len(records) and report.kept + sum(report.dropped.values()) == report.total
+    assert report.dropped["duplicate"] == 1
+    expected = [r for r in records[:-2] if r.reward >= 0.3 and len(F.accepted_calls(r)) > 3]
+    assert report.kept == len(expected)  # the single-agent run is dropped, whichever filter refuses it first
+    assert not F.supervisor_accepted().keep(records[-2]) and F.supervisor_accepted().keep(records[0])
+    assert (tmp_path / "data" / "rewards.png").stat().st_size > 1000 and "| duplicate | 1 |" in (
+        tmp_path / "data" / "README.md").read_text()
+    from datasets import load_dataset
+
+    train = load_dataset("json", data_files=str(tmp_path / "data" / "train.jsonl"), split="train")
+    assert len(train) == report.examples["train"] and set(train.column_names) == {"messages", "tools", "meta"}
+    for line in (tmp_path / "data" / "train.jsonl").read_text().splitlines():
+        example = json.loads(line)
+        assert example["meta"]["split"] == "train" and example["tools"]
+        assert all(m["role"] in ("system", "user", "assistant", "tool") for m in example["messages"])
+
+
+def test_a_test_split_shopper_never_reaches_training_data(records, tmp_path: Path) -> None:
+    leaked = records[0].model_copy(deep=True)
+    test_record = next(r for r in records if r.extra["split"] == "test")
+    leaked.extra["shopper_id"] = test_record.extra["shopper_id"]
+    leaked.extra["split"] = "train"
+    with pytest.raises(ValueError, match="both train and test"):
+        distill([test_record, leaked], [], tmp_path / "bad")
