@@ -44,8 +44,9 @@ def internalize(record: TrajectoryRecord, rewrite: Rewriter | None = None) -> li
         if message.role == "assistant" and pending:
             points = list(dict.fromkeys(pending))
             reflection = template_reflection(points, len(out))
-            if rewrite is not None:
-                reflection = rewrite("\n".join(points), reflection)
+            if rewrite is not None:  # an LLM rewrite must pass the same check as the template, else the template stays
+                candidate = rewrite("\n".join(points), reflection).strip()
+                reflection = candidate if candidate and not FORBIDDEN.search(candidate) else reflection
             content = reflection + ("\n" + message.content if message.content else "")
             message = Message(role="assistant", agent="researcher", content=content, tool_call=message.tool_call)
             pending = []

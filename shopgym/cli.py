@@ -178,7 +178,19 @@ def _distill(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown filters {sorted(unknown)}; valid: {', '.join(f.name for f in chosen)}")
         chosen = [f for f in chosen if f.name in names]
-    report = distill(records, chosen, Path(args.out), count_tokens=count)
+    rewrite = None
+    if args.rewrite == "llm":
+        from shopgym.agents.backends import LlamaBackend
+
+        backend = LlamaBackend(args.model)
+
+        def rewrite(points: str, template: str) -> str:
+            prompt = (f"{fmt.IM_START}system\nRewrite the note as one or two first-person sentences about what "
+                      f"to check before acting. Keep every id and number.{fmt.IM_END}\n{fmt.IM_START}user\n"
+                      f"{template}{fmt.IM_END}\n{fmt.IM_START}assistant\n")
+            return backend.complete(backend.tokenize(prompt), role="rewrite", max_tokens=80).text
+
+    report = distill(records, chosen, Path(args.out), count_tokens=count, rewrite=rewrite)
     text = [f"kept {report.kept} of {report.total} runs; examples: {report.examples}"]
     text += [f"  dropped by {name}: {n}" for name, n in report.dropped.items()]
     _emit(args, report.model_dump(exclude={"reward_before", "reward_after"}), "\n".join(text))
@@ -276,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--filters", default="default", help="default, none, or a comma list of filter names")
     dist.add_argument("--min-reward", type=float, default=0.5, dest="min_reward")
     dist.add_argument("--max-tokens", type=int, default=4096, dest="max_tokens", help="the student's context")
+    dist.add_argument("--rewrite", choices=["template", "llm"], default="template",
+                      help="how reflections are written (both pass the same leak check)")
+    dist.add_argument("--model", help="GGUF for --rewrite llm (default: the embedded model)")
     dist.set_defaults(run=_distill)
     return parser
 

@@ -90,3 +90,11 @@ def test_a_test_split_shopper_never_reaches_training_data(records, tmp_path: Pat
     leaked.extra["split"] = "train"
     with pytest.raises(ValueError, match="both train and test"):
         distill([test_record, leaked], [], tmp_path / "bad")
+
+
+def test_an_llm_rewrite_is_used_only_when_it_passes_the_same_check(records) -> None:
+    record = records[0]
+    polished = internalize(record, rewrite=lambda points, template: "I double-check the budget and filters first.")
+    assert next(m for m in polished if m.role == "assistant").content.startswith("I double-check")
+    leaky = internalize(record, rewrite=lambda points, template: "The supervisor told me to fix this.")
+    assert leaky == internalize(record) and leaks(leaky, record) == []
