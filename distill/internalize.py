@@ -24,6 +24,15 @@ def critique_points(critique: str) -> list[str]:
     return [FORBIDDEN.sub("check", p) for p in points]
 
 
+_OBJECTS = re.compile(r"\b[A-Z]{5}-\d+\b|\$\d+(?:\.\d\d)?|\b\d+(?:\.\d+)?\b")
+
+
+def valid_reflection(text: str, points: Sequence[str]) -> bool:
+    """Non-empty, never names the reviewer, and keeps every id, price and number the critique named."""
+    named = set(_OBJECTS.findall(" ".join(points)))
+    return bool(text) and not FORBIDDEN.search(text) and all(obj in text for obj in named)
+
+
 def template_reflection(points: Sequence[str], turn: int) -> str:
     """First person, anticipating each point; deterministic (the opener rotates with the turn)."""
     opener = _OPENERS[turn % len(_OPENERS)]
@@ -46,7 +55,7 @@ def internalize(record: TrajectoryRecord, rewrite: Rewriter | None = None) -> li
             reflection = template_reflection(points, len(out))
             if rewrite is not None:  # an LLM rewrite must pass the same check as the template, else the template stays
                 candidate = rewrite("\n".join(points), reflection).strip()
-                reflection = candidate if candidate and not FORBIDDEN.search(candidate) else reflection
+                reflection = candidate if valid_reflection(candidate, points) else reflection
             content = reflection + ("\n" + message.content if message.content else "")
             message = Message(role="assistant", agent="researcher", content=content, tool_call=message.tool_call)
             pending = []

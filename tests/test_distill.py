@@ -94,7 +94,13 @@ def test_a_test_split_shopper_never_reaches_training_data(records, tmp_path: Pat
 
 def test_an_llm_rewrite_is_used_only_when_it_passes_the_same_check(records) -> None:
     record = records[0]
-    polished = internalize(record, rewrite=lambda points, template: "I double-check the budget and filters first.")
+    polished = internalize(record, rewrite=lambda points, template: "I double-check first. " + points)
     assert next(m for m in polished if m.role == "assistant").content.startswith("I double-check")
+    vague = internalize(record, rewrite=lambda points, template: "I double-check first.")
+    pairs = list(zip(vague, internalize(record)))
+    for v, t in pairs:  # a rewrite that drops an id or amount the critique named is refused
+        if v.content.startswith("I double-check first."):
+            assert not any(ch.isdigit() for ch in t.content.split("\n", 1)[0])
+    assert any(v == t and "$" in t.content.split("\n", 1)[0] for v, t in pairs)
     leaky = internalize(record, rewrite=lambda points, template: "The supervisor told me to fix this.")
     assert leaky == internalize(record) and leaks(leaky, record) == []
