@@ -27,3 +27,7 @@ echo "== two supervised trajectories with the embedded SmolLM2-135M (User, Resea
 "$shopgym" generate --catalog "$world" --split train --episodes 2 --seed 0 --out "$out/run" --mode supervised
 "$shopgym" show "$out/run"
 echo "open $out/run/trajectories.html to read the trajectories turn by turn"
+echo
+echo "== distill the run into single-role training examples =="
+"$shopgym" distill "$out/run" --out "$out/data" --min-reward 0
+echo "dataset card: $out/data/README.md, reward histograms: $out/data/rewards.png"
