@@ -8,7 +8,6 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-import shopgym.format as fmt
 from shopgym.schema import Message, ToolCall, TrajectoryRecord
 
 from .filters import Filter, FilterReport, apply
