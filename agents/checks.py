@@ -138,6 +138,18 @@ def _sentences(text: str, lead: str) -> list[str]:
     return [m.group(1).strip() for m in re.finditer(rf"{lead}(.*?)\.(?:\s|$)", text)]
 
 
+def _feature_rule(attr: dict, words: str, phrase: str) -> Rule | None:
+    """`words` naming a yes/no feature (`active noise cancelling`) or a choice (`over-ear form factor`)."""
+    label = attr["label"]
+    if attr["kind"] == "bool" and words.lower() == label.lower():
+        return Rule(attr=attr["name"], op="eq", value=True, text=phrase, label=label)
+    if attr["kind"] == "choice" and words.endswith(" " + label):
+        value = words[: -len(label) - 1]
+        if value in attr.get("values", [value]):
+            return Rule(attr=attr["name"], op="eq", value=value, text=phrase, label=label)
+    return None
+
+
 def _must_have_rule(phrase: str, info: Any) -> Rule | None:
     if phrase.startswith("from ") and len(phrase) > 5:
         return Rule(attr="brand", op="eq", value=phrase[5:].strip(), text=phrase, label="brand")
@@ -147,12 +159,9 @@ def _must_have_rule(phrase: str, info: Any) -> Rule | None:
         if bound:
             return Rule(attr=attr["name"], op="gte" if bound.group(1) == "least" else "lte",
                         value=float(bound.group(2)), text=phrase, label=label)
-        if attr["kind"] == "bool" and phrase.lower() == label.lower():
-            return Rule(attr=attr["name"], op="eq", value=True, text=phrase, label=label)
-        if attr["kind"] == "choice" and phrase.endswith(" " + label):
-            value = phrase[: -len(label) - 1]
-            if value in attr.get("values", [value]):
-                return Rule(attr=attr["name"], op="eq", value=value, text=phrase, label=label)
+        rule = _feature_rule(attr, phrase, phrase)
+        if rule is not None:
+            return rule
     generic = re.fullmatch(r"(.+?) of at (least|most) (-?[\d.]+)(?: .*)?", phrase)
     if generic and info is None:
         return Rule(attr=generic.group(1).replace(" ", "_"), op="gte" if generic.group(2) == "least" else "lte",
@@ -167,13 +176,9 @@ def _deal_breaker_rule(phrase: str, info: Any) -> Rule | None:
         return None
     rest = phrase[3:]
     for attr in info.attributes if info is not None else []:
-        label = attr["label"]
-        if attr["kind"] == "bool" and rest.lower() == label.lower():
-            return Rule(attr=attr["name"], op="eq", value=True, text=phrase, label=label)
-        if attr["kind"] == "choice" and rest.endswith(" " + label):
-            value = rest[: -len(label) - 1]
-            if value in attr.get("values", [value]):
-                return Rule(attr=attr["name"], op="eq", value=value, text=phrase, label=label)
+        rule = _feature_rule(attr, rest, phrase)
+        if rule is not None:
+            return rule
     return None
 
 

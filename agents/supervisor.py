@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 import shopgym.format as fmt
+from shopgym.envs.rl import NEGATIVE, POSITIVE
 from shopgym.schema import ToolCall
 
 from .backends import Backend
@@ -23,8 +24,6 @@ from .checks import (Finding, StatedNeed, answers_in, check_plan, check_report, 
                      money, parse_request, search_arguments, verdict)
 
 CAPS = {"plan": 2, "toolcall": 2, "report": 3}
-POSITIVE = ("excellent", "great", "superb", "fantastic", "impressive", "outstanding", "good", "solid", "top-notch")
-NEGATIVE = ("poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar", "frustrating", "worse")
 
 
 class State(str, Enum):

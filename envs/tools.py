@@ -16,6 +16,7 @@ from shopgym.catalog import CatalogReader, SearchFilters, SpecFilter
 from shopgym.catalog.models import ProductSummary
 from shopgym.catalog.need import Need
 from shopgym.catalog.taxonomy import Category
+from shopgym.catalog.wording import dollars
 
 from .episode import Episode
 from .report import Report
@@ -36,7 +37,7 @@ class ToolContext:
 
 
 def _money(cents: int | None) -> str:
-    return "price n/a" if cents is None else f"${cents // 100}.{cents % 100:02d}"
+    return "price n/a" if cents is None else dollars(cents)
 
 
 def _summary_line(p: ProductSummary) -> str:
