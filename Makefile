@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-out
+FIDELITY_DIR ?= fidelity-work
 
-.PHONY: venv test demo bench clean lock
+.PHONY: venv test demo fidelity bench clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,13 @@ test: venv
 
 demo: venv
 	bash examples/demo.sh $(VENV)/bin/shopgym $(DEMO_DIR)
+
+# The claim at full scale (hours on 2 cores; every stage resumes after an interruption), then its results
+# (adapter.gguf, comparison, manifest) copied into results/fidelity/ to be committed.
+fidelity: venv
+	GEN_EPISODES=300 EPOCHS=1 EVAL_EPISODES=100 TEACHER_EPISODES=100 \
+	  bash examples/pipeline.sh $(VENV)/bin/shopgym $(FIDELITY_DIR)
+	$(PY) examples/publish_fidelity.py $(FIDELITY_DIR) results/fidelity
 
 bench: venv
 	$(PY) benchmarks/bench_catalog.py --products 10000 100000

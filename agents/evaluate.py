@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from shopgym.envs import ProductResearchEnv
+from shopgym.envs.reward import PARTS
 
 from .baselines import POLICIES, Policy
 
@@ -37,6 +38,36 @@ class Evaluation(BaseModel):
     parts: dict[str, Interval]
     absent: dict[str, str]
     episodes: list[EpisodeResult]
+    trials: int = 1  # runs per task
+    temperature: float | None = None  # of an LLM policy's decoding (None: not an LLM)
+    pass_k: float  # share of tasks where every one of the `trials` runs succeeds
+    call_validity: float | None = None  # share of an LLM's tool calls the call checker accepts
+    details: dict[str, str] = {}  # model, adapter, mode, grammar: what a reader needs to reproduce it
+
+
+def succeeded(result: EpisodeResult) -> bool:
+    """The pass^k success: every hard constraint met and reward at least 0.5."""
+    return result.parts.get("hard_constraints", 0.0) >= 1.0 and result.reward >= 0.5
+
+
+def pass_k(results: list[EpisodeResult]) -> float:
+    """pass^k: the share of tasks whose every trial succeeded (k = trials per task)."""
+    by_task: dict[str, list[bool]] = {}
+    for result in results:
+        by_task.setdefault(result.task_id, []).append(succeeded(result))
+    return round(sum(all(runs) for runs in by_task.values()) / len(by_task), 4)
+
+
+def summarize(policy: str, split: str, catalog_hash: str, results: list[EpisodeResult], absent: dict[str, str],
+              **fields) -> Evaluation:
+    """Mean reward and every part with 95% intervals, and pass^k, over `results`."""
+    return Evaluation(
+        policy=policy, split=split, catalog_hash=catalog_hash,
+        mean_reward=round(float(np.mean([r.reward for r in results])), 4),
+        reward_ci95=interval([r.reward for r in results]).ci95,
+        parts={n: interval([r.parts.get(n, 0.0) for r in results]) for n in PARTS},
+        absent=absent, episodes=results, pass_k=pass_k(results), **fields,
+    )
 
 
 def interval(values: list[float]) -> Interval:
@@ -91,14 +122,11 @@ def evaluate(policy_name: str, catalog: Path | None, split: str, episodes: int, 
         catalog_hash = env.reader.content_hash
     finally:
         env.close()
-    names = list(results[0].parts)
-    absent = {"claim_precision (aspect claims)": "a real dump has no review labels, so aspect claims cannot be "
-                                                 "verified; utilities come from observable ratings and prices"} \
+    return summarize(policy_name, split, catalog_hash, results, absent_parts(observable))
+
+
+def absent_parts(observable: bool) -> dict[str, str]:
+    """Parts a catalog cannot grade, and why (imported dumps have no review labels)."""
+    return {"claim_precision (aspect claims)": "a real dump has no review labels, so aspect claims cannot be "
+                                               "verified; utilities come from observable ratings and prices"} \
         if observable else {}
-    return Evaluation(
-        policy=policy_name, split=split, catalog_hash=catalog_hash,
-        mean_reward=round(float(np.mean([r.reward for r in results])), 4),
-        reward_ci95=interval([r.reward for r in results]).ci95,
-        parts={n: interval([r.parts[n] for r in results]) for n in names},
-        absent=absent, episodes=results,
-    )

@@ -6,6 +6,8 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from shopgym.envs import ProductResearchEnv
 from shopgym.envs.tools import tool_schema_hash
 from shopgym.schema import TrajectoryRecord
@@ -24,39 +26,61 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class Decoding(BaseModel):
+    """How the researcher decodes; the defaults are synthesis's (greedy, under the call checker)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    adapter: str | None = None  # a llama.cpp GGUF LoRA adapter applied to the model
+    grammar: bool = True
+    temperature: float = 0.0
+    trials: int = Field(default=1, ge=1)  # runs per task (seeds differ), for pass^k
+
+    def options(self) -> dict:
+        """Only what differs from the defaults, so runs made before an option existed still resume."""
+        return self.model_dump(exclude_defaults=True)
+
+
 @cache
-def _worker_state(catalog: str | None, model: str | None, workers: int) -> tuple:
+def _worker_state(catalog: str | None, model: str | None, workers: int, adapter: str | None) -> tuple:
     """One env, one truth env (harness-only scoring of the User Agent) and one backend per worker process."""
     env = ProductResearchEnv(catalog=catalog)
     truth = ProductResearchEnv(catalog=catalog, evaluation=True)
-    return env, truth, LlamaBackend(model, workers=workers)
+    return env, truth, LlamaBackend(model, workers=workers, lora_path=adapter)
 
 
 def synthesis_episode(config: RunConfig, index: int, task_id: str) -> TrajectoryRecord:
-    env, truth, backend = _worker_state(config.catalog, config.model, config.workers)
+    options = config.options
+    env, truth, backend = _worker_state(config.catalog, config.model, config.workers, options.get("adapter"))
     record = run_episode(env, backend, task_id, config.seed + index, mode=config.mode, truth_env=truth,
-                         critique=bool(config.options.get("critique", False)))
+                         critique=bool(options.get("critique", False)), grammar=options.get("grammar", True),
+                         temperature=options.get("temperature", 0.0))
     record.extra["episode"] = index
     return record
 
 
 def generate(catalog: str | None, split: str, episodes: int, workers: int, seed: int, model: str | None, mode: str,
-             out: Path, critique: bool = False, progress: bool = True) -> RunSummary:
-    """Episode i runs with seed `seed + i` on the i-th of `episodes` distinct tasks of `split`."""
+             out: Path, critique: bool = False, progress: bool = True,
+             decoding: Decoding = Decoding()) -> RunSummary:
+    """Episode i runs with seed `seed + i` on the (i // trials)-th of `episodes` distinct tasks of `split`."""
     if mode not in ("supervised", "single"):
         raise ValueError(f"unknown mode {mode!r}; valid: supervised, single")
+    if decoding.adapter is not None and not Path(decoding.adapter).is_file():
+        raise ValueError(f"adapter {decoding.adapter} is not a file: pass the adapter.gguf `shopgym train` wrote")
     env = ProductResearchEnv(catalog=catalog)
     try:
-        tasks = distinct_tasks(env, split, episodes, seed)
+        tasks = [task for task in distinct_tasks(env, split, episodes, seed) for _ in range(decoding.trials)]
         catalog_hash = env.reader.content_hash
     finally:
         env.close()
     import llama_cpp
 
     model_path = Path(model) if model else embedded_model_path()
-    config = RunConfig(catalog=catalog, split=split, episodes=episodes, workers=workers, seed=seed, mode=mode,
-                       model=str(model_path) if model else None, options={"critique": critique})
+    config = RunConfig(catalog=catalog, split=split, episodes=len(tasks), workers=workers, seed=seed, mode=mode,
+                       model=str(model_path) if model else None, options={"critique": critique, **decoding.options()})
     extra = {"catalog_hash": catalog_hash, "tool_schema_hash": tool_schema_hash(),
              "model_sha256": file_sha256(model_path), "model_file": model_path.name,
              "llama_cpp_python": llama_cpp.__version__, "n_threads": threads_per_worker(workers)}
+    if decoding.adapter is not None:
+        extra["adapter_sha256"] = file_sha256(Path(decoding.adapter))
     return run(config, out, synthesis_episode, tasks, extra, progress=progress)

@@ -1,4 +1,4 @@
-"""The Research Agent: Plan, then tool calls (always valid, under the call checker), then the report."""
+"""The Research Agent: Plan, then tool calls (always valid under the call checker; counted when it is off), then the report."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ class ResearchAgent:
     """Writes plans, tool calls and reports from the episode's messages; the checker keeps calls valid."""
 
     def __init__(self, backend: Backend, schemas: list[dict], budget: fmt.Budget = fmt.DEFAULT_BUDGET,
-                 temperature: float = 0.0) -> None:
+                 temperature: float = 0.0, grammar: bool = True) -> None:
         self.backend = backend
         self.schemas = schemas
         self.budget = budget
         self.temperature = temperature
+        self.grammar = grammar  # off: decode freely, then hold the text to the same checker (validity counted)
+        self.calls = {"valid": 0, "total": 0}
         self.tokens = {"sampled": 0, "forced": 0, "evaluated": 0, "reused": 0, "appended": 0}
         self._last_prompt = 0
 
@@ -60,9 +62,15 @@ class ResearchAgent:
         checker = call_checker(schemas, ids=sorted(retrieved),
                                values={"category": [category.group(1)]} if category else None)
         max_tokens = self.budget.report_tokens if tools == ("submit_report",) else self.budget.call_tokens
-        text = self._complete(messages, max_tokens, seed, checker).text
+        text = self._complete(messages, max_tokens, seed, checker if self.grammar else None).text
+        self.calls["total"] += 1
+        if not self.grammar:
+            text = text.strip()
+            if not (checker.feed_text(text) and checker.complete):
+                return None
         if not text:
             return None
+        self.calls["valid"] += 1
         parsed = json.loads(text)
         return ToolCall(tool=parsed["tool"], arguments=parsed["arguments"])
 

@@ -70,15 +70,20 @@ def _draft_reward(env: ProductResearchEnv, report: dict | None) -> float:
 
 
 def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: int, mode: Mode = "supervised",
-                truth_env: ProductResearchEnv | None = None, critique: bool = False) -> TrajectoryRecord:
-    """One synthesis episode on `task_id`; `truth_env` (evaluation=True, harness only) scores the User Agent."""
+                truth_env: ProductResearchEnv | None = None, critique: bool = False, grammar: bool = True,
+                temperature: float = 0.0) -> TrajectoryRecord:
+    """One synthesis episode on `task_id`; `truth_env` (evaluation=True, harness only) scores the User Agent.
+
+    `grammar=False` decodes the researcher's calls freely (an invalid one ends the research: counted in
+    `extra["call_validity"]`); `temperature` 0 is greedy.
+    """
     started = time.perf_counter()
     base = env.unwrapped
     task = base.tasks[task_id]
     category = {c.id: c for c in base.reader.categories()}[task.category]
     brief = UserAgent().brief(base.reader.shopper_history(task.shopper_id), category, seed=seed)
     env.reset(seed=seed, options={"task_id": task_id, "request": brief.request})
-    researcher = ResearchAgent(backend, base.tool_schemas())
+    researcher = ResearchAgent(backend, base.tool_schemas(), temperature=temperature, grammar=grammar)
     supervisor = Supervisor(env, brief.request, brief.rubric, backend if critique else None)
     episode = Episode(base, brief.request)
     draft_rewards: list[float] = []
@@ -180,7 +185,8 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         extra={"mode": mode, "tools": base.tool_schemas(), "persona": brief.persona, "rubric": brief.rubric, "intent": brief.intent.model_dump(),
                "intent_accuracy": accuracy, "draft_rewards": draft_rewards, "adopted_corrections": flags,
                "split": task.split, "shopper_id": task.shopper_id,
-               "followed_injection": followed_injection},
+               "followed_injection": followed_injection, "call_validity": researcher.calls,
+               "grammar": grammar, "temperature": temperature},
     )
 
 

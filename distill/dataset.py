@@ -8,38 +8,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from shopgym.schema import Message, ToolCall, TrajectoryRecord
+from shopgym.format import to_trl
+from shopgym.schema import Message, TrajectoryRecord
 
 from .filters import Filter, FilterReport, apply
 from .internalize import Rewriter, internalize, leaks
 
 SPLITS = ("train", "val", "test")
-
-
-def to_trl(messages: Sequence[Message]) -> list[dict]:
-    """Turns as TRL messages: roles system/user/assistant/tool; assistant actions in `tool_calls`."""
-    out = []
-    for m in messages:
-        entry: dict = {"role": m.role, "content": m.observation if m.role == "tool" else m.content}
-        if m.tool_call is not None:
-            entry["tool_calls"] = [{"type": "function", "function": {"name": m.tool_call.tool,
-                                                                     "arguments": m.tool_call.arguments}}]
-        out.append(entry)
-    return out
-
-
-def from_trl(entries: Sequence[dict]) -> list[Message]:
-    """The inverse of `to_trl`, so training renders exactly what synthesis rendered."""
-    out = []
-    for e in entries:
-        call = e.get("tool_calls", [None])[0]
-        tool_call = ToolCall(tool=call["function"]["name"], arguments=call["function"]["arguments"]) if call else None
-        agent = {"system": "env", "user": "user", "assistant": "researcher", "tool": "env"}[e["role"]]
-        if e["role"] == "tool":
-            out.append(Message(role="tool", agent="env", observation=e["content"]))
-        else:
-            out.append(Message(role=e["role"], agent=agent, content=e["content"] or "", tool_call=tool_call))
-    return out
 
 
 class DistillReport(BaseModel):

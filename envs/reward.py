@@ -16,6 +16,8 @@ K = 3  # NDCG cut-off and the number of products that earn full E.Prod credit
 WEIGHTS = {"ndcg": 0.40, "hard_constraints": 0.10, "claim_precision": 0.15, "coverage": 0.10, "evidence": 0.10,
            "e_prod_score": 0.10, "efficiency": 0.05}
 ERROR_PENALTY, MAX_ERROR_PENALTY = 0.02, 0.2
+PARTS = (*WEIGHTS, "e_prod", "error_penalty", "comprehensiveness", "depth", "instruction_following", "readability",
+         "total")  # every key of `reward_parts`
 
 
 class ProductFacts:
@@ -84,8 +86,7 @@ def readability(report: Report) -> float:
 def grade(truth: TaskTruth, category: Category, report: Report | None, episode: Episode,
           facts: ProductFacts) -> dict[str, float]:
     """Every reward part plus `total` in [0, 1]. No report (truncation) scores 0."""
-    parts = dict.fromkeys([*WEIGHTS, "e_prod", "error_penalty", "comprehensiveness", "depth",
-                           "instruction_following", "readability", "total"], 0.0)
+    parts = dict.fromkeys(PARTS, 0.0)
     if report is None:
         return parts
     recs = list(dict.fromkeys(r.product_id for r in report.recommendations))

@@ -118,13 +118,60 @@ def _catalog_import(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from shopgym.agents.evaluate import evaluate
 
-    result = evaluate(args.policy, Path(args.catalog) if args.catalog else None, args.split, args.episodes, args.seed,
-                      progress=not args.json)
+    catalog = Path(args.catalog) if args.catalog else None
+    if args.policy in ("llm", "teacher"):
+        result = _evaluate_llm(args, catalog)
+    else:
+        llm_only = [flag for flag, value in (("--model", args.model), ("--adapter", args.adapter),
+                                             ("--no-grammar", args.no_grammar), ("--out", args.out)) if value]
+        if llm_only:
+            raise ValueError(f"{', '.join(llm_only)} apply to --policy llm or teacher, not {args.policy}")
+        result = evaluate(args.policy, catalog, args.split, args.episodes, args.seed, progress=not args.json)
     lines = [f"{args.policy} on {args.episodes} {args.split} tasks: mean reward {result.mean_reward:.3f} "
-             f"(95% CI {result.reward_ci95[0]:.3f} to {result.reward_ci95[1]:.3f})"]
+             f"(95% CI {result.reward_ci95[0]:.3f} to {result.reward_ci95[1]:.3f}); "
+             f"pass^{result.trials} {result.pass_k:.3f}"]
+    if result.call_validity is not None:
+        lines[0] += f"; tool-call validity {result.call_validity:.3f}"
     lines += [f"  {name:<22} {p.mean:8.3f}  [{p.ci95[0]:.3f}, {p.ci95[1]:.3f}]" for name, p in result.parts.items()]
     lines += [f"  absent: {name}: {why}" for name, why in result.absent.items()]
+    if args.save:
+        Path(args.save).write_text(result.model_dump_json(indent=1) + "\n")
     _emit(args, result.model_dump(mode="json"), "\n".join(lines))
+    return 0
+
+
+def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
+    from shopgym.agents.evaluate_llm import default_run_dir, evaluate_llm
+    from shopgym.agents.generate import Decoding
+    from shopgym.envs.default_world import cache_root
+
+    decoding = Decoding(adapter=args.adapter, grammar=not args.no_grammar, temperature=args.temperature,
+                        trials=args.trials)
+    key = {"policy": args.policy, "catalog": str(catalog.resolve()) if catalog else None, "split": args.split,
+           "episodes": args.episodes, "seed": args.seed, "model": args.model, **decoding.model_dump()}
+    out = Path(args.out) if args.out else default_run_dir(cache_root(), key)
+    return evaluate_llm(args.policy, catalog, args.split, args.episodes, args.seed,
+                        Path(args.model) if args.model else None, decoding, out, progress=not args.json)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from shopgym.agents.compare import compare, markdown, plot
+    from shopgym.agents.evaluate import Evaluation
+
+    evaluations = {Path(p).stem: Evaluation.model_validate_json(Path(p).read_text()) for p in args.evaluations}
+    pairs = []
+    for text in args.diff:
+        if text.count(":") != 1:
+            raise ValueError(f"--diff {text!r}: expected A:B with two evaluation labels, e.g. student:base")
+        pairs.append(tuple(text.split(":")))
+    comparison = compare(evaluations, pairs, args.teacher)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(comparison)
+    (out / "comparison.md").write_text(table)
+    (out / "comparison.json").write_text(comparison.model_dump_json(indent=1, exclude={"evaluations"}) + "\n")
+    plot(comparison, out / "comparison.png")
+    _emit(args, comparison.model_dump(mode="json", exclude={"evaluations"}), table + f"\nwrote {out}/comparison.*")
     return 0
 
 
@@ -197,6 +244,24 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from shopgym.agents.backends import embedded_model_path
+    from shopgym.envs.default_world import cache_root
+    from shopgym.train import TrainConfig, default_device, train_student
+
+    chosen = {key: getattr(args, key) for key in ("epochs", "max_steps", "rank", "alpha", "learning_rate",
+                                                  "grad_accum", "seed") if getattr(args, key) is not None}
+    config = TrainConfig(**chosen, device=args.device or default_device())
+    base = Path(args.base) if args.base else embedded_model_path()
+    summary = train_student(Path(args.data), base, Path(args.out), config, cache_root() / "hf-base",
+                            progress=not args.json)
+    _emit(args, summary.model_dump(), f"{summary.steps} steps on {summary.examples} examples "
+          f"(resumed from step {summary.resumed_from}); loss {summary.first_loss} -> {summary.last_loss}; "
+          f"{summary.tokens_per_second} tokens/s; peak memory {summary.peak_memory_mb} MB\n"
+          f"adapter: {summary.adapter_gguf}; loss curve: {Path(args.out) / 'loss.png'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopgym", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -257,12 +322,29 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_catalog_import)
 
     evaluate = with_json(verbs.add_parser("evaluate", help="run a policy on distinct tasks and report rewards"))
-    evaluate.add_argument("--policy", required=True, choices=["heuristic", "random", "oracle"])
+    evaluate.add_argument("--policy", required=True, choices=["heuristic", "random", "oracle", "llm", "teacher"],
+                          help="llm: the model single-agent (with --adapter: the student); teacher: the supervised "
+                               "multi-agent pipeline")
     evaluate.add_argument("--catalog", help="catalog folder (default: the cached default world)")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--seed", type=int, default=1)
+    evaluate.add_argument("--model", help="llm/teacher: GGUF path (default: the embedded SmolLM2-135M-Instruct)")
+    evaluate.add_argument("--adapter", help="llm/teacher: a GGUF LoRA adapter, e.g. STUDENT_DIR/adapter.gguf")
+    evaluate.add_argument("--no-grammar", action="store_true", help="llm: decode calls freely; reports validity")
+    evaluate.add_argument("--temperature", type=float, default=0.0, help="llm/teacher: 0 is greedy")
+    evaluate.add_argument("--trials", type=int, default=1, help="llm/teacher: runs per task, for pass^k")
+    evaluate.add_argument("--out", help="llm/teacher: run folder, resumed by a rerun (default: under the cache)")
+    evaluate.add_argument("--save", help="also write the evaluation's JSON document to this file")
     evaluate.set_defaults(run=_evaluate)
+
+    cmp = with_json(verbs.add_parser("compare", help="policies side by side: Markdown table, PNG, paired bootstrap"))
+    cmp.add_argument("evaluations", nargs="+", help="JSON files from `evaluate --save`; each labelled by its stem")
+    cmp.add_argument("--diff", action="append", default=[], metavar="A:B",
+                     help="paired bootstrap of A - B on shared tasks (repeatable), e.g. student:base")
+    cmp.add_argument("--teacher", help="label of the teacher: report the share of the gap each --diff closes")
+    cmp.add_argument("--out", required=True, help="folder for comparison.md, comparison.png, comparison.json")
+    cmp.set_defaults(run=_compare)
 
     gen = with_json(verbs.add_parser("generate", help="synthesize research trajectories with local LLM agents"))
     gen.add_argument("--catalog", help="catalog folder (default: the cached default world)")
@@ -292,6 +374,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how reflections are written (both pass the same leak check)")
     dist.add_argument("--model", help="GGUF for --rewrite llm (default: the embedded model)")
     dist.set_defaults(run=_distill)
+
+    trn = with_json(verbs.add_parser("train", help="LoRA-train a student on distilled data; export adapter.gguf"))
+    trn.add_argument("data", help="folder written by `shopgym distill` (reads train.jsonl)")
+    trn.add_argument("--base", help="base model: a GGUF file or an HF folder (default: the embedded SmolLM2-135M)")
+    trn.add_argument("--out", required=True, help="student folder (a rerun resumes from its last checkpoint)")
+    trn.add_argument("--max-steps", type=int, help="optimizer steps (default: from --epochs)")
+    # unset options take TrainConfig's defaults (saved, resolved, in STUDENT_DIR/train_config.json)
+    trn.add_argument("--epochs", type=float)
+    trn.add_argument("--rank", type=int)
+    trn.add_argument("--alpha", type=float)
+    trn.add_argument("--learning-rate", type=float)
+    trn.add_argument("--grad-accum", type=int, help="examples per optimizer step")
+    trn.add_argument("--seed", type=int)
+    trn.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when present, else cpu")
+    trn.set_defaults(run=_train)
     return parser
 
 

@@ -18,3 +18,12 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("worlds") / "seed7"
     build_world(SMALL_WORLD, out, search_backend="whoosh", progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def student_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded SmolLM2-135M GGUF de-quantized to an HF folder (what `shopgym train` caches)."""
+    from shopgym.agents.backends import embedded_model_path
+    from shopgym.train import resolve_base
+
+    return resolve_base(embedded_model_path(), tmp_path_factory.mktemp("hf-base"))

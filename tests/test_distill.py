@@ -11,7 +11,8 @@ import shopgym.format as fmt
 from shopgym.agents.backends import ScriptedBackend
 from shopgym.agents.synthesis import run_episode
 from shopgym.distill import filters as F
-from shopgym.distill.dataset import distill, from_trl, to_trl
+from shopgym.distill.dataset import distill
+from shopgym.format import from_trl, to_trl
 from shopgym.distill.internalize import critique_points, internalize, leaks
 from shopgym.envs import ProductResearchEnv
 from test_agents import BAD_CALL, BAD_REPORT, _researcher_script

@@ -1,0 +1,57 @@
+"""LLM policies in the env: a model (optionally with a LoRA adapter) single-agent, or the supervised teacher.
+
+Both run through `generate` (same prompt format, call checker, step and token caps, canonical request
+from the User Agent), so an evaluation is a resumable run folder whose records become an `Evaluation`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from shopgym.envs import ProductResearchEnv
+from shopgym.schema import TrajectoryRecord
+
+from .backends import embedded_model_path
+from .evaluate import EpisodeResult, Evaluation, absent_parts, summarize
+from .generate import Decoding, generate
+from .runner import read_trajectories
+
+LLM_POLICIES = {"llm": "single", "teacher": "supervised"}
+
+
+def episode_result(record: TrajectoryRecord) -> EpisodeResult:
+    steps = sum(1 for m in record.messages if m.role == "assistant" and m.tool_call is not None
+                and not m.meta.get("draft"))
+    return EpisodeResult(task_id=record.task_id, seed=record.seed, reward=record.reward, parts=record.reward_parts,
+                         termination=record.termination, steps=steps)
+
+
+def default_run_dir(cache: Path, key: dict) -> Path:
+    """A run folder named by everything that decides its content, so a rerun resumes it."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return cache / "evaluations" / f"{key['policy']}-{digest}"
+
+
+def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, seed: int, model: Path | None,
+                 decoding: Decoding, out: Path, progress: bool = False) -> Evaluation:
+    """Run (or resume) the LLM policy's episodes in `out` and summarize them."""
+    if policy not in LLM_POLICIES:
+        raise ValueError(f"unknown LLM policy {policy!r}; valid: {', '.join(LLM_POLICIES)}")
+    generate(str(catalog) if catalog else None, split, episodes, 1, seed, str(model) if model else None,
+             LLM_POLICIES[policy], out, progress=progress, decoding=decoding)
+    records = read_trajectories(out / "trajectories.jsonl")
+    env = ProductResearchEnv(catalog=catalog, split=split)
+    try:
+        observable = any(env.tasks[r.task_id].truth_source == "observable" for r in records)
+    finally:
+        env.close()
+    calls = [r.extra.get("call_validity", {"valid": 0, "total": 0}) for r in records]
+    total = sum(c["total"] for c in calls)
+    details = {"mode": LLM_POLICIES[policy], "model": (model or embedded_model_path()).name,
+               "adapter": decoding.adapter or "none", "grammar": "on" if decoding.grammar else "off", "run": str(out)}
+    return summarize(policy, split, records[0].catalog_hash, [episode_result(r) for r in records],
+                     absent_parts(observable), trials=decoding.trials, temperature=decoding.temperature,
+                     call_validity=round(sum(c["valid"] for c in calls) / total, 4) if total else None,
+                     details=details)

@@ -1,0 +1,55 @@
+"""The student's base model: an HF folder, or a GGUF converted once to HF weights and cached by file hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def converted_gguf(gguf_path: Path, cache_dir: Path) -> Path:
+    """HF weights and tokenizer of `gguf_path`, de-quantized once into `cache_dir/<sha256[:16]>`."""
+    target = cache_dir / file_sha256(gguf_path)[:16]
+    if (target / "config.json").exists():
+        return target
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    if getattr(model, "hf_quantizer", None) is not None:  # transformers 5.x: else save/peft treat it as quantized
+        model.hf_quantizer.remove_quantization_config(model)
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    staging = cache_dir / f".{target.name}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    (staging / "SOURCE").write_text(f"{gguf_path.name}\n")
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first: its copy is the same
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_base(base: Path, cache_dir: Path) -> Path:
+    """The HF folder for `base` (a GGUF file or an HF folder); a clear error for anything else."""
+    if base.is_file() and base.suffix == ".gguf":
+        return converted_gguf(base, cache_dir)
+    if base.is_dir() and (base / "config.json").exists():
+        return base
+    raise ValueError(f"base model {base}: expected a .gguf file or a Hugging Face model folder with config.json")
+
+
+def load_base(folder: Path, device: str = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    return model, tokenizer

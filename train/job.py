@@ -1,0 +1,53 @@
+"""`shopgym train`: base -> examples -> LoRA -> adapter.gguf, with a summary written next to the outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel
+
+from .base import file_sha256, load_base, resolve_base
+from .config import TrainConfig
+from .data import read_examples
+from .export import export_gguf_adapter
+from .loop import train
+
+
+class TrainSummary(BaseModel):
+    out: str
+    adapter_gguf: str
+    examples: int
+    steps: int
+    resumed_from: int
+    first_loss: float
+    last_loss: float  # mean of the last 10 steps
+    tokens_per_second: float
+    peak_memory_mb: float
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_dir: Path,
+                  progress: bool = True) -> TrainSummary:
+    """Train a LoRA student on `data/train.jsonl` into `out`; a rerun resumes from the last checkpoint."""
+    rows = data / "train.jsonl"
+    if not rows.exists():
+        raise ValueError(f"{data} has no train.jsonl: pass the folder `shopgym distill --out` wrote")
+    config = config.model_copy(update={
+        "base": str(base), "base_sha256": file_sha256(base) if base.is_file() else "",
+        "data": str(data), "data_sha256": file_sha256(rows)})
+    model, tokenizer = load_base(resolve_base(base, cache_dir), config.device)
+    examples = read_examples(rows, lambda text: tokenizer(text, add_special_tokens=False)["input_ids"],
+                             config.max_tokens)
+    student, result = train(model, examples, config, out, progress)
+    adapter = export_gguf_adapter(student, out / "adapter.gguf")
+    tail = [entry.loss for entry in result.log[-10:]]
+    summary = TrainSummary(out=str(out), adapter_gguf=str(adapter), examples=len(examples), steps=result.steps,
+                           resumed_from=result.resumed_from, first_loss=round(result.log[0].loss, 4),
+                           last_loss=round(sum(tail) / len(tail), 4), tokens_per_second=result.tokens_per_second,
+                           peak_memory_mb=result.peak_memory_mb)
+    (out / "train_summary.json").write_text(summary.model_dump_json(indent=2) + "\n")
+    return summary
