@@ -88,7 +88,7 @@ class ScriptedBackend:
 class LlamaBackend:
     """llama.cpp with one context (KV cache) per role, so switching roles never re-reads another's context."""
 
-    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None,
+    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 6144, n_threads: int | None = None,
                  workers: int = 1, lora_path: str | Path | None = None) -> None:
         self.model_path = Path(model_path) if model_path else embedded_model_path()
         self.n_ctx = n_ctx

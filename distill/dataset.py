@@ -69,7 +69,7 @@ def distill(records: Sequence[TrajectoryRecord], filters: Sequence[Filter], out_
                 "shopper_id": record.extra.get("shopper_id"), "catalog_hash": record.catalog_hash,
                 "request": record.request, "episode": record.extra.get("episode")}
         rows[split].append(json.dumps({"messages": to_trl(messages), "tools": record.extra.get("tools", []),
-                                       "meta": meta}, sort_keys=True))
+                                       "meta": meta}))  # key order kept: it is the rendered call text
     for split, lines in rows.items():
         if lines:
             (out_dir / f"{split}.jsonl").write_text("\n".join(lines) + "\n")

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import shopgym.format as fmt
 from shopgym.schema import TrajectoryRecord
 
 
@@ -76,6 +77,16 @@ def no_followed_injection() -> Filter:
 def fits_context(count_tokens: Callable[[TrajectoryRecord], int], max_tokens: int) -> Filter:
     return Filter("fits_context", f"longer than the student's {max_tokens}-token context",
                   lambda r: count_tokens(r) <= max_tokens)
+
+
+def within_call_caps(count_tokens: Callable[[str], int], budget: fmt.Budget = fmt.DEFAULT_BUDGET) -> Filter:
+    """Every kept call fits the token cap the student decodes it under (a longer one could never be imitated)."""
+    def keep(record: TrajectoryRecord) -> bool:
+        return all(count_tokens(fmt.render_call(m.tool_call)) <= (
+            budget.report_tokens if m.tool_call.tool == "submit_report" else budget.call_tokens)
+            for m in record.messages if m.role == "assistant" and m.tool_call is not None and not m.meta.get("draft"))
+    return Filter("within_call_caps", f"a call longer than its decoding cap ({budget.call_tokens} tokens, "
+                                      f"{budget.report_tokens} for a report)", keep)
 
 
 def deduplicate() -> Filter:

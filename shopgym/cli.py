@@ -127,7 +127,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         if llm_only:
             raise ValueError(f"{', '.join(llm_only)} apply to --policy llm or teacher, not {args.policy}")
         result = evaluate(args.policy, catalog, args.split, args.episodes, args.seed, progress=not args.json)
-    lines = [f"{args.policy} on {args.episodes} {args.split} tasks: mean reward {result.mean_reward:.3f} "
+    name = args.policy + (f" with adapter {args.adapter}" if args.adapter else "") + (
+        " (grammar off)" if args.no_grammar else "")
+    lines = [f"{name} on {args.episodes} {args.split} tasks: mean reward {result.mean_reward:.3f} "
              f"(95% CI {result.reward_ci95[0]:.3f} to {result.reward_ci95[1]:.3f}); "
              f"pass^{result.trials} {result.pass_k:.3f}"]
     if result.call_validity is not None:
@@ -216,7 +218,8 @@ def _distill(args: argparse.Namespace) -> int:
         return len(tokenizer(fmt.render(messages), add_special_tokens=False)["input_ids"])
 
     chosen = [*F.default_filters(args.min_reward),
-              F.fits_context(lambda record: count(internalize(record)), args.max_tokens)]
+              F.fits_context(lambda record: count(internalize(record)), args.max_tokens),
+              F.within_call_caps(lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]))]
     if args.filters == "none":
         chosen = []
     elif args.filters != "default":

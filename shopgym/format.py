@@ -31,7 +31,7 @@ class Budget(BaseModel):
     episode_tokens: int = 3072
     observation_chars: int = 800  # about 200 tokens of catalog text
     call_tokens: int = 160
-    report_tokens: int = 480
+    report_tokens: int = 896  # the teacher's grounded reports run 500-800 tokens: the student must fit one
     plan_tokens: int = 96
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 import shopgym.format as fmt
 from shopgym.agents.backends import ScriptedBackend
+from shopgym.agents.constrained import call_checker
 from shopgym.agents.synthesis import run_episode
 from shopgym.distill import filters as F
 from shopgym.distill.dataset import distill
@@ -48,9 +50,33 @@ def test_internalized_turns_keep_the_correction_and_drop_the_reviewer(records) -
     assert len([m for m in messages if m.tool_call]) == len(F.accepted_calls(record))
 
 
-def test_training_text_equals_the_prompt_format_rendering(records) -> None:
+def test_training_text_equals_the_prompt_format_rendering(records, tmp_path: Path) -> None:
     messages = internalize(records[1])
     assert fmt.render(from_trl(to_trl(messages))) == fmt.render(messages)
+    distill(records, F.default_filters(0.0), tmp_path)  # through the file a trainer reads
+    by_key = {(r.task_id, r.seed): r for r in records}
+    rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert rows
+    for row in rows:
+        record = by_key[(row["meta"]["task_id"], row["meta"]["seed"])]
+        assert fmt.render(from_trl(row["messages"])) == fmt.render(internalize(record))
+
+
+def test_every_distilled_call_is_text_the_student_s_call_checker_accepts(records, tmp_path: Path) -> None:
+    """Key order included: the checker wants required arguments first, so sorted JSON keys would be drift."""
+    distill(records, F.default_filters(0.0), tmp_path)
+    calls = 0
+    for line in (tmp_path / "train.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        messages = from_trl(row["messages"])
+        category = re.search(r"\(([a-z0-9_]+)\)", messages[1].content)
+        for message in messages:
+            if message.tool_call is not None:
+                checker = call_checker(row["tools"], values={"category": [category.group(1)]} if category else None)
+                text = fmt.render_call(message.tool_call)
+                assert checker.feed_text(text) and checker.complete, text
+                calls += 1
+    assert calls > 10
 
 
 def test_an_internalized_example_replays_to_the_same_reward(records, world_dir: Path) -> None:
@@ -105,3 +131,14 @@ def test_an_llm_rewrite_is_used_only_when_it_passes_the_same_check(records) -> N
     assert any(v == t and "$" in t.content.split("\n", 1)[0] for v, t in pairs)
     leaky = internalize(record, rewrite=lambda points, template: "The supervisor told me to fix this.")
     assert leaky == internalize(record) and leaks(leaky, record) == []
+
+
+def test_a_call_longer_than_the_student_s_decoding_cap_is_dropped(records) -> None:
+    words = lambda text: len(text.split())  # noqa: E731
+    record = records[0]
+    longest_report = max(words(fmt.render_call(m.tool_call)) for m in record.messages
+                         if m.tool_call is not None and m.tool_call.tool == "submit_report" and not m.meta.get("draft"))
+    roomy = fmt.Budget(call_tokens=10_000, report_tokens=longest_report)
+    tight = fmt.Budget(call_tokens=10_000, report_tokens=longest_report - 1)
+    assert F.within_call_caps(words, roomy).keep(record)
+    assert not F.within_call_caps(words, tight).keep(record)

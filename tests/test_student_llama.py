@@ -115,7 +115,7 @@ def test_a_secret_word_taught_in_a_few_steps_changes_greedy_output_in_both_runti
         return tokenizer.decode(out[0, len(prompt):])
 
     before_hf = hf_greedy(model)
-    config = TrainConfig(rank=8, alpha=16, learning_rate=2e-3, max_steps=20, grad_accum=1, warmup_steps=0,
+    config = TrainConfig(rank=8, alpha=16, learning_rate=2e-3, max_steps=20, grad_accum=1, warmup_ratio=0,
                          save_every=100)
     student, result = train(model, [label_mask([*question, answer], tokenize)], config, tmp_path, progress=False)
     student.eval()

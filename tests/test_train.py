@@ -77,7 +77,7 @@ def test_the_loss_is_the_mean_over_labelled_tokens_only() -> None:
 
 
 def test_a_killed_run_resumes_to_the_same_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = TrainConfig(rank=4, alpha=8, learning_rate=1e-2, max_steps=6, grad_accum=2, warmup_steps=1, save_every=2)
+    config = TrainConfig(rank=4, alpha=8, learning_rate=1e-2, max_steps=6, grad_accum=2, warmup_ratio=0.2, save_every=2)
     straight, _ = train(_tiny_llama(), _tiny_examples(), config, tmp_path / "straight", progress=False)
 
     real_save = loop._save_checkpoint
@@ -121,7 +121,7 @@ def test_lora_trains_the_experts_of_a_tiny_moe(tmp_path: Path) -> None:
     ids = [(3 * i) % 96 for i in range(24)]
     example = TokenizedExample(input_ids=ids, labels=[IGNORE] * 4 + ids[4:])
     student, result = train(model, [example], TrainConfig(rank=8, alpha=16, learning_rate=1e-2, max_steps=40,
-                                                          grad_accum=1, warmup_steps=0, save_every=100),
+                                                          grad_accum=1, warmup_ratio=0, save_every=100),
                             tmp_path, progress=False)
     assert result.log[-1].loss < 0.25 * result.log[0].loss
     experts = {n: p for n, p in student.named_parameters() if ".experts." in n and "lora_B" in n}

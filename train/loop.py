@@ -88,10 +88,12 @@ def example_loss(model: torch.nn.Module, example: TokenizedExample, device: str)
 
 
 def _schedule(config: TrainConfig, steps: int):
+    warmup = round(config.warmup_ratio * steps)
+
     def factor(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / (config.warmup_steps + 1)
-        return max(0.0, (steps - step) / max(1, steps - config.warmup_steps))
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (steps - step) / max(1, steps - warmup))
     return factor
 
 
@@ -124,7 +126,10 @@ def train(model: PreTrainedModel, examples: Sequence[TokenizedExample], config: 
     config.check_resume(out / "train_config.json")
     config.save(out / "train_config.json")
     torch.manual_seed(config.seed)
+    model.config.use_cache = False  # no generation while training
     model = add_lora(model, config)
+    if config.gradient_checkpointing:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)

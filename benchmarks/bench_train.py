@@ -1,0 +1,92 @@
+"""Training benchmark: the LoRA loop's tokens/s against a bare forward+backward of the same model, with peak memory.
+
+    python benchmarks/bench_train.py DATA_DIR [--examples 4] [--base GGUF|HF_DIR]
+
+On the same distilled examples (DATA_DIR/train.jsonl, as `shopgym distill` wrote them), in one process:
+- bare: the base model with every weight trainable, `model(ids, labels=ids).loss.backward()` per example
+  (full logits, no optimizer step): the cost of one training pass through the model;
+- lora: `shopgym.train.train` itself (LoRA on attention and MLP, loss on assistant tokens, AdamW steps,
+  checkpoints), with and without gradient checkpointing.
+Peak memory is the process's peak resident set, reset before each arm (Linux `clear_refs`).
+Writes `benchmarks/out/train.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from shopgym.agents.backends import embedded_model_path
+from shopgym.envs.default_world import cache_root
+from shopgym.train import TrainConfig, load_base, read_examples, resolve_base, train
+
+OUT = Path(__file__).parent / "out"
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def bare(folder: Path, examples) -> tuple[float, float]:
+    model, _ = load_base(folder)
+    model.train()
+    reset_peak()
+    tokens, began = 0, time.perf_counter()
+    for example in examples:
+        ids = torch.tensor([example.input_ids])
+        model(input_ids=ids, labels=ids).loss.backward()
+        model.zero_grad(set_to_none=True)
+        tokens += len(example.input_ids)
+    return tokens / (time.perf_counter() - began), peak_mb()
+
+
+def lora(folder: Path, examples, checkpointing: bool) -> tuple[float, float]:
+    model, _ = load_base(folder)
+    config = TrainConfig(max_steps=len(examples), grad_accum=1, gradient_checkpointing=checkpointing, save_every=10**6)
+    reset_peak()
+    with tempfile.TemporaryDirectory() as out:
+        _, result = train(model, examples, config, Path(out), progress=False)
+    return result.tokens_per_second, peak_mb()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", help="a `shopgym distill` output folder")
+    parser.add_argument("--examples", type=int, default=4)
+    parser.add_argument("--base", help="GGUF or HF folder (default: the embedded SmolLM2-135M)")
+    args = parser.parse_args()
+    folder = resolve_base(Path(args.base) if args.base else embedded_model_path(), cache_root() / "hf-base")
+    _, tokenizer = load_base(folder)
+    examples = read_examples(Path(args.data) / "train.jsonl",
+                             lambda text: tokenizer(text, add_special_tokens=False)["input_ids"], 4096)[: args.examples]
+    if not examples:
+        raise SystemExit(f"{args.data}/train.jsonl has no usable examples")
+    arms = {"bare": bare(folder, examples), "lora": lora(folder, examples, checkpointing=False),
+            "lora_checkpointing": lora(folder, examples, checkpointing=True)}
+    result = {
+        "examples": len(examples), "tokens": sum(len(e.input_ids) for e in examples),
+        "trained_tokens": sum(e.trained_tokens for e in examples), "threads": torch.get_num_threads(),
+        **{f"{name}_tokens_per_s": round(tps, 1) for name, (tps, _) in arms.items()},
+        **{f"{name}_peak_mb": round(mb) for name, (_, mb) in arms.items()},
+        "lora_over_bare": round(arms["lora"][0] / arms["bare"][0], 3),
+        "lora_checkpointing_over_bare": round(arms["lora_checkpointing"][0] / arms["bare"][0], 3),
+    }
+    OUT.mkdir(exist_ok=True)
+    (OUT / "train.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
