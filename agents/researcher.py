@@ -1,4 +1,4 @@
-"""The Research Agent: Plan, then tool calls (always valid under the call checker; counted when it is off), then the report."""
+"""The Research Agent: a plan, tool calls (valid under the call checker; counted when it is off), the report."""
 
 from __future__ import annotations
 
