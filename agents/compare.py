@@ -109,7 +109,7 @@ def plot(comparison: Comparison, path: Path) -> None:
     metrics = ("reward", "ndcg", "hard_constraints", "claim_precision", "coverage", "evidence", "e_prod_score")
     labels = comparison.labels
     width = 0.8 / len(labels)
-    figure, axes = plt.subplots(figsize=(10, 4))
+    figure, axes = plt.subplots(figsize=(11, 4))
     for i, label in enumerate(labels):
         e = comparison.evaluations[label]
         stats = [(e.mean_reward, e.reward_ci95)] + [(e.parts[m].mean, e.parts[m].ci95) for m in metrics[1:]]
@@ -119,7 +119,7 @@ def plot(comparison: Comparison, path: Path) -> None:
     axes.set_xticks(np.arange(len(metrics)) + width * (len(labels) - 1) / 2, metrics, rotation=20)
     axes.set_ylim(0, 1.05)
     axes.set_ylabel("mean (95% CI)")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.set_title("policies on the same held-out tasks")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -22,6 +22,7 @@ def main(work: Path, results: Path) -> None:
     run = json.loads((work / "run" / "manifest.json").read_text())
     evaluation = json.loads((work / "eval" / "student.json").read_text())
     scale = json.loads((work / "pipeline.json").read_text())
+    training = json.loads((work / "student" / "train_config.json").read_text())
     manifest = {
         "pipeline": scale,
         "training_world": {"seed": scale["train_world_seed"], "catalog_hash": run["manifest_extra"]["catalog_hash"]},
@@ -31,7 +32,7 @@ def main(work: Path, results: Path) -> None:
                        "llama_cpp_python": run["manifest_extra"]["llama_cpp_python"]},
         "data": {"train_jsonl_sha256": sha256(work / "data" / "train.jsonl"),
                  "report": json.loads((work / "data" / "report.json").read_text())},
-        "training": {"config": json.loads((work / "student" / "train_config.json").read_text()),
+        "training": {"config": {**training, "base": Path(training["base"]).name},  # no path of this machine
                      "summary": json.loads((work / "student" / "train_summary.json").read_text())},
         "adapter_sha256": sha256(work / "student" / "adapter.gguf"),
         "evaluation": {"split": evaluation["split"], "episodes": len(evaluation["episodes"]),

@@ -119,6 +119,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from shopgym.agents.evaluate import evaluate
 
     catalog = Path(args.catalog) if args.catalog else None
+    if args.policy is None:
+        if not (args.model or args.adapter):
+            raise ValueError("choose --policy (heuristic, random, oracle, llm, teacher), or give --model/--adapter "
+                             "to evaluate a model single-agent")
+        args.policy = "llm"
     if args.policy in ("llm", "teacher"):
         result = _evaluate_llm(args, catalog)
     else:
@@ -325,9 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_catalog_import)
 
     evaluate = with_json(verbs.add_parser("evaluate", help="run a policy on distinct tasks and report rewards"))
-    evaluate.add_argument("--policy", required=True, choices=["heuristic", "random", "oracle", "llm", "teacher"],
-                          help="llm: the model single-agent (with --adapter: the student); teacher: the supervised "
-                               "multi-agent pipeline")
+    evaluate.add_argument("--policy", choices=["heuristic", "random", "oracle", "llm", "teacher"],
+                          help="llm: the model single-agent (with --adapter: the student; the default when --model "
+                               "or --adapter is given); teacher: the supervised multi-agent pipeline")
     evaluate.add_argument("--catalog", help="catalog folder (default: the cached default world)")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
     evaluate.add_argument("--episodes", type=int, default=20)
