@@ -159,7 +159,8 @@ class LlamaBackend:
                         llm.eval([own])
                         continue
                     ids = llm.tokenize(must.encode(), add_bos=False, special=False)
-                    checker.feed_text(must)
+                    if not checker.feed_text(must):  # never spin to the cap on a forced text it refuses
+                        raise RuntimeError(f"call checker refused its own forced text {must!r} after {checker.text!r}")
                     out.append(must)
                     forced += len(ids)
                     llm.eval(ids)

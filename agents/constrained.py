@@ -255,8 +255,8 @@ class CallChecker:
 
     def forced(self) -> str:
         """Text that must come next whatever the model prefers ('' when the model has a choice)."""
-        if not self.text:
-            return OPENING
+        if len(self.text) < len(OPENING):  # the model's own token may have written part of the opening
+            return OPENING[len(self.text):]
         if self.phase == "name":
             matches = [t for t in self.tools if t.startswith(self.name)]
             if self.name in self.tools and len(matches) == 1:

@@ -102,3 +102,16 @@ def test_filter_values_can_be_pinned_to_the_request() -> None:
     assert _drive(checker, '{"tool": "search_products", "arguments": {')
     assert checker.accepts('"category": "yoga_mats"') and not checker.accepts('"category": "tents"')
     assert checker.accepts('"query": "tents"')  # free text stays free
+
+
+def test_a_partly_written_opening_is_completed_not_skipped() -> None:
+    """A model whose own first token is `{"` (a trained student's) must still get the rest of the opening forced;
+    skipping to the tool name made every report decode spin to the token cap and come out empty."""
+    for tools in (["submit_report"], None):
+        schemas = [s for s in tool_schemas() if tools is None or s["name"] in tools]
+        checker = call_checker(schemas)
+        assert checker.feed_text('{"')
+        assert checker.forced() == 'tool": "'
+        assert checker.feed_text(checker.forced())
+        if tools:
+            assert checker.forced() == "submit_report" and checker.feed_text("submit_report")
