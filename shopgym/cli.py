@@ -219,12 +219,15 @@ def _distill(args: argparse.Namespace) -> int:
     path = embedded_model_path()
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
 
+    def count_text(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def count(messages) -> int:
-        return len(tokenizer(fmt.render(messages), add_special_tokens=False)["input_ids"])
+        return count_text(fmt.render(messages))
 
     chosen = [*F.default_filters(args.min_reward),
               F.fits_context(lambda record: count(internalize(record)), args.max_tokens),
-              F.within_call_caps(lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]))]
+              F.within_call_caps(count_text)]
     if args.filters == "none":
         chosen = []
     elif args.filters != "default":

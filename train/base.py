@@ -16,9 +16,9 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def converted_gguf(gguf_path: Path, cache_dir: Path) -> Path:
+def converted_gguf(gguf_path: Path, cache_dir: Path, sha256: str | None = None) -> Path:
     """HF weights and tokenizer of `gguf_path`, de-quantized once into `cache_dir/<sha256[:16]>`."""
-    target = cache_dir / file_sha256(gguf_path)[:16]
+    target = cache_dir / (sha256 or file_sha256(gguf_path))[:16]
     if (target / "config.json").exists():
         return target
     model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
@@ -37,10 +37,10 @@ def converted_gguf(gguf_path: Path, cache_dir: Path) -> Path:
     return target
 
 
-def resolve_base(base: Path, cache_dir: Path) -> Path:
-    """The HF folder for `base` (a GGUF file or an HF folder); a clear error for anything else."""
+def resolve_base(base: Path, cache_dir: Path, sha256: str | None = None) -> Path:
+    """The HF folder for `base` (a GGUF file, `sha256` its digest if known, or an HF folder); else a clear error."""
     if base.is_file() and base.suffix == ".gguf":
-        return converted_gguf(base, cache_dir)
+        return converted_gguf(base, cache_dir, sha256)
     if base.is_dir() and (base / "config.json").exists():
         return base
     raise ValueError(f"base model {base}: expected a .gguf file or a Hugging Face model folder with config.json")

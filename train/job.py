@@ -39,7 +39,7 @@ def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_
     config = config.model_copy(update={
         "base": str(base), "base_sha256": file_sha256(base) if base.is_file() else "",
         "data": str(data), "data_sha256": file_sha256(rows)})
-    model, tokenizer = load_base(resolve_base(base, cache_dir), config.device)
+    model, tokenizer = load_base(resolve_base(base, cache_dir, config.base_sha256 or None), config.device)
     examples = read_examples(rows, lambda text: tokenizer(text, add_special_tokens=False)["input_ids"],
                              config.max_tokens)
     student, result = train(model, examples, config, out, progress)
