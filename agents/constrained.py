@@ -6,143 +6,237 @@ break the call does it walk down the ranking to the best token that keeps the te
 fixed parts of a call (`{"tool": "` and `", "arguments": {`) are forced without sampling.
 
 The checker is a character-level push-down automaton for JSON, specialised for the call shape
-`{"tool": NAME, "arguments": {...}}`: NAME must be a tool name, and string values of `product_id`
-and `product_ids` must be ids the episode has retrieved (a dynamic grammar: copying, not recall).
+`{"tool": NAME, "arguments": {...}}`: NAME must be a tool name, the arguments follow the tool's
+JSON schema at every depth (allowed and required keys, value types, enums, list lengths, string
+lengths), and string values of `product_id` and `product_ids` must be ids the episode has
+retrieved (a dynamic grammar: copying, not recall).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 OPENING = '{"tool": "'
 AFTER_NAME = '", "arguments": {'
 _WS = " \t\n"
 _NUMBER = "0123456789-+.eE"
 _LITERALS = ("true", "false", "null")
+_ESCAPES = '"\\/bfnrtu'
 ID_KEYS = ("product_id", "product_ids")
+ANY_START = '"-0123456789tfn{['
+_START_CHARS = {"string": '"', "integer": "-0123456789", "number": "-0123456789", "boolean": "tf", "null": "n",
+                "object": "{", "array": "["}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The part of a JSON schema the checker enforces on one value (the default allows any JSON)."""
+
+    starts: str = ANY_START  # characters the value may start with (its types)
+    keys: frozenset[str] | None = None  # object: allowed keys; None allows any
+    required: tuple[str, ...] = ()  # object: keys forced first, in this order
+    fields: Mapping[str, Shape] = field(default_factory=dict)  # object: the value under each named key
+    other: Shape | None = None  # object: values under any other key
+    items: Shape | None = None  # array: every item
+    min_items: int = 0
+    max_items: int | None = None
+    values: frozenset[str] | None = None  # string: a closed set (an enum, or values pinned to the request)
+    max_length: int | None = None  # string
+
+    def under(self, key: str) -> Shape:
+        return self.fields.get(key) or self.other or ANY
+
+    def item(self) -> Shape:
+        return self.items or ANY
+
+
+ANY = Shape()
+
+
+def shape_of(schema: Mapping, root: Mapping) -> Shape:
+    """The enforceable part of a pydantic JSON schema (`$ref` into `root["$defs"]`, `anyOf` for Optional)."""
+    if "$ref" in schema:
+        return shape_of(root["$defs"][schema["$ref"].rsplit("/", 1)[-1]], root)
+    if "anyOf" in schema:
+        options = [shape_of(option, root) for option in schema["anyOf"]]
+        structured = next((o for o in options if o.starts != "n"), options[0])  # Optional[X]: X carries the rest
+        return replace(structured, starts="".join(dict.fromkeys("".join(o.starts for o in options))))
+    kind = schema.get("type")
+    if "enum" in schema:
+        return Shape(starts='"', values=frozenset(v for v in schema["enum"] if isinstance(v, str)))
+    if kind == "object":
+        extra = schema.get("additionalProperties", True)
+        properties = schema.get("properties", {})
+        return Shape(starts="{", keys=frozenset(properties) if extra is False else None,
+                     required=tuple(schema.get("required", ())),
+                     fields={k: shape_of(p, root) for k, p in properties.items()},
+                     other=shape_of(extra, root) if isinstance(extra, Mapping) else None)
+    if kind == "array":
+        return Shape(starts="[", items=shape_of(schema.get("items", {}), root),
+                     min_items=schema.get("minItems", 0), max_items=schema.get("maxItems"))
+    if kind == "string":
+        return Shape(starts='"', max_length=schema.get("maxLength"))
+    return Shape(starts=_START_CHARS.get(kind, ANY_START)) if isinstance(kind, str) else ANY
 
 
 @dataclass
 class _Frame:
     kind: str  # "object" | "array"
-    expect: str  # object: key|colon|value|comma ; array: value|comma
-    key: str = ""
+    expect: str  # object: first_key|key|colon|value|comma ; array: value|comma
+    shape: Shape  # of this object or array
+    key: str = ""  # object: the key being read or valued; array: the key that holds the array
+    used: frozenset[str] = frozenset()  # object: keys already written
+    count: int = 0  # array: complete items
 
 
 @dataclass
 class JsonArgs:
-    """Incremental checker of one JSON object (the `arguments` of a call) with dynamic id sets."""
+    """Incremental checker of one JSON object (the `arguments` of a call) against a Shape, with dynamic ids."""
 
     ids: frozenset[str] | None = None  # allowed product ids; None allows any
-    keys: frozenset[str] | None = None  # allowed top-level keys; None allows any
-    required: tuple[str, ...] = ()  # top-level keys forced first, in this order
-    used: frozenset[str] = frozenset()
-    enums: dict[str, frozenset[str]] = field(default_factory=dict)  # top-level key -> allowed string values
-    starts: dict[str, str] = field(default_factory=dict)  # top-level key -> characters its value may start with
-    stack: list[_Frame] = field(default_factory=lambda: [_Frame("object", "first_key")])
-    token: str = ""  # the scalar being read: a string (with its quote) or number/literal chars
+    shape: Shape = ANY
+    stack: list[_Frame] = field(default_factory=list)
+    token: str = ""  # the scalar being read: string content or number/literal chars
     in_string: bool = False
     escape: bool = False
+    hex_left: int = 0  # hex digits still due in a \uXXXX escape
     string_is_key: bool = False
     done: bool = False
     prev: str = "{"  # last character outside strings: one space may follow only ':' or ','
 
+    def __post_init__(self) -> None:
+        if not self.stack:
+            self.stack.append(_Frame("object", "first_key", self.shape))
+
     def copy(self) -> JsonArgs:
-        return JsonArgs(self.ids, self.keys, self.required, self.used, self.enums, self.starts,
-                        [_Frame(f.kind, f.expect, f.key) for f in self.stack],
-                        self.token, self.in_string, self.escape, self.string_is_key, self.done, self.prev)
+        return JsonArgs(self.ids, self.shape, [replace(f) for f in self.stack], self.token, self.in_string,
+                        self.escape, self.hex_left, self.string_is_key, self.done, self.prev)
 
     @property
     def at_top(self) -> bool:
         return len(self.stack) == 1 and not self.in_string and not self.token
 
     def forced(self) -> str:
-        """Required keys come first, each forced as soon as the previous value is complete."""
-        pending = [k for k in self.required if k not in self.used]
-        if not pending or not self.at_top:
+        """Required keys come first, each forced as soon as the previous value is complete; a full list closes."""
+        if self.done or self.in_string or self.token:
             return ""
-        expect = self.stack[0].expect
-        return f'"{pending[0]}":' if expect in ("key", "first_key") else f', "{pending[0]}":' if expect == "comma" else ""
+        frame = self.stack[-1]
+        if frame.kind == "array":
+            full = frame.shape.max_items is not None and frame.count >= frame.shape.max_items
+            return "]" if full and frame.expect == "comma" else ""
+        pending = [k for k in frame.shape.required if k not in frame.used]
+        if not pending:
+            return ""
+        return (f'"{pending[0]}":' if frame.expect in ("key", "first_key")
+                else f', "{pending[0]}":' if frame.expect == "comma" else "")
+
+    def closing(self) -> str | None:
+        """The text that would end the whole object here as valid JSON meeting its schema (None: no such text)."""
+        if self.done:
+            return ""
+        frame = self.stack[-1]
+        if self.in_string:
+            if self.string_is_key or self.escape or self.hex_left or self._allowed_values() is not None:
+                return None
+            suffix, pending = '"', True
+        elif self.token:
+            if not _scalar_ok(self.token):
+                return None
+            suffix, pending = "", True
+        elif frame.expect == "comma" or frame.expect == "first_key" or (
+                frame.kind == "array" and frame.expect == "value" and frame.count == 0):
+            suffix, pending = "", False
+        else:
+            return None
+        for depth, frame in enumerate(reversed(self.stack)):
+            if frame.kind == "object":
+                if any(k not in frame.used for k in frame.shape.required):
+                    return None
+                suffix += "}"
+            else:
+                if frame.count + (pending or depth > 0) < frame.shape.min_items:
+                    return None
+                suffix += "]"
+        return suffix
+
+    def _value_shape(self) -> Shape:
+        frame = self.stack[-1]
+        return frame.shape.under(frame.key) if frame.kind == "object" else frame.shape.item()
 
     def _key_ok(self, text: str, complete: bool) -> bool:
-        if self.keys is None or len(self.stack) != 1:
+        frame = self.stack[-1]
+        if frame.shape.keys is None:
             return True
-        pending = [k for k in self.required if k not in self.used]
-        free = {pending[0]} if pending else self.keys - self.used  # required keys come first, in order
+        pending = [k for k in frame.shape.required if k not in frame.used]
+        free = {pending[0]} if pending else frame.shape.keys - frame.used  # required keys come first, in order
         return text in free if complete else any(k.startswith(text) for k in free)
 
     def _allowed_values(self) -> frozenset[str] | None:
-        """The closed set the current string value must come from (ids or an enum), if any."""
-        key = self.stack[-1].key
-        if key in ID_KEYS:
+        """The closed set the current string value must come from (retrieved ids or an enum), if any."""
+        if self.stack[-1].key in ID_KEYS:
             return self.ids
-        return self.enums.get(key) if len(self.stack) == 1 else None
-
-    def _id_prefix_ok(self, text: str) -> bool:
-        allowed = None if self.string_is_key else self._allowed_values()
-        return allowed is None or any(i.startswith(text) for i in allowed)
-
-    def _id_complete_ok(self, text: str) -> bool:
-        allowed = None if self.string_is_key else self._allowed_values()
-        return allowed is None or text in allowed
+        return self._value_shape().values
 
     def _end_value(self) -> None:
         frame = self.stack[-1]
         frame.expect = "comma"
+        frame.count += frame.kind == "array"
 
     def _close_scalar(self) -> bool:
-        if not self.token:
-            return True
-        word = self.token
-        self.token = ""
-        if word[0] in _NUMBER:
-            try:
-                float(word)
-            except ValueError:
-                return False
-        elif word not in _LITERALS:
+        word, self.token = self.token, ""
+        if not _scalar_ok(word):
             return False
         self._end_value()
         return True
+
+    def _feed_string(self, char: str) -> bool:
+        if self.hex_left:
+            self.hex_left -= 1
+            self.token += char
+            return char in "0123456789abcdefABCDEF"
+        if self.escape:
+            self.escape = False
+            self.token += char
+            self.hex_left = 4 if char == "u" else 0
+            return char in _ESCAPES
+        if char == "\\":
+            self.escape = True  # escapes never occur in ids, enum values or schema keys
+            if self.string_is_key:
+                return self.stack[-1].shape.keys is None
+            return self._allowed_values() is None
+        frame = self.stack[-1]
+        if char == '"':
+            self.in_string = False
+            text, self.token = self.token, ""
+            if self.string_is_key:
+                if not self._key_ok(text, complete=True):
+                    return False
+                frame.used = frame.used | {text}
+                frame.key, frame.expect = text, "colon"
+                return True
+            allowed = self._allowed_values()
+            if allowed is not None and text not in allowed:
+                return False
+            self._end_value()
+            return True
+        if ord(char) < 32:
+            return False
+        self.token += char
+        if self.string_is_key:
+            return self._key_ok(self.token, complete=False)
+        allowed = self._allowed_values()
+        if allowed is not None:
+            return any(value.startswith(self.token) for value in allowed)
+        limit = self._value_shape().max_length
+        return limit is None or len(self.token) <= limit
 
     def feed(self, char: str) -> bool:
         """Advance by one character; False when the text can no longer be valid."""
         if self.done:
             return False
         if self.in_string:
-            if self.escape:
-                self.escape = False
-                self.token += char
-                return True
-            if char == "\\":
-                self.escape = True  # escapes never occur in ids, enum values or restricted keys
-                if self.string_is_key:
-                    return self.keys is None or len(self.stack) != 1
-                return self._allowed_values() is None
-            if char == '"':
-                self.in_string = False
-                text = self.token
-                self.token = ""
-                if self.string_is_key:
-                    if not self._key_ok(text, complete=True):
-                        return False
-                    if len(self.stack) == 1:
-                        self.used = self.used | {text}
-                    self.stack[-1].key = text
-                    self.stack[-1].expect = "colon"
-                    return True
-                if not self._id_complete_ok(text):
-                    return False
-                self._end_value()
-                return True
-            if char in "\n\r" or ord(char) < 32:
-                return False
-            self.token += char
-            if self.string_is_key:
-                return self._key_ok(self.token, complete=False)
-            return self._id_prefix_ok(self.token)
-        frame = self.stack[-1]
+            return self._feed_string(char)
         if self.token:  # reading a number or literal
             if char in _NUMBER or char.isalpha():
                 candidate = self.token + char
@@ -152,7 +246,7 @@ class JsonArgs:
                 return ok
             if not self._close_scalar():
                 return False
-            frame = self.stack[-1]
+        frame = self.stack[-1]
         if char in _WS:  # compact JSON: a single space after ':' or ',' and nowhere else
             ok = char == " " and self.prev in ":,"
             self.prev = char
@@ -162,57 +256,64 @@ class JsonArgs:
             if char == '"':
                 self.in_string, self.string_is_key = True, True
                 return True
-            if char == "}" and frame.expect == "first_key":
-                return self._closable() and self._close()
-            return False
+            return char == "}" and frame.expect == "first_key" and self._close()
         if frame.expect == "colon":
-            if char == ":":
-                frame.expect = "value"
-                return True
-            return False
-        if frame.expect == "value":
-            if len(self.stack) == 1 and frame.key in self.starts and char not in self.starts[frame.key]:
+            if char != ":":
                 return False
-            if char == "]" and frame.kind == "array":
+            frame.expect = "value"
+            return True
+        if frame.expect == "value":
+            if char == "]" and frame.kind == "array" and frame.count == 0:
                 return self._close()
+            shape = self._value_shape()
+            if char not in shape.starts:
+                return False
             if char == '"':
                 self.in_string, self.string_is_key = True, False
-                if frame.kind == "array":
-                    parent_key = self.stack[-2].key if len(self.stack) > 1 else ""
-                    frame.key = parent_key
-                return True
-            if char == "{":
-                self.stack.append(_Frame("object", "first_key"))
-                return True
-            if char == "[":
-                self.stack.append(_Frame("array", "value", key=frame.key))
-                return True
-            if char in _NUMBER or char in "tfn":
+            elif char == "{":
+                self.stack.append(_Frame("object", "first_key", shape))
+            elif char == "[":
+                self.stack.append(_Frame("array", "value", shape, key=frame.key))
+            else:
                 self.token = char
                 return char in _NUMBER or any(lit.startswith(char) for lit in _LITERALS)
-            return False
+            return True
         # expect comma
         if char == ",":
+            if frame.kind == "array" and frame.shape.max_items is not None and frame.count >= frame.shape.max_items:
+                return False
             frame.expect = "key" if frame.kind == "object" else "value"
             return True
         if (char == "}" and frame.kind == "object") or (char == "]" and frame.kind == "array"):
-            return self._closable() and self._close()
+            return self._close()
         return False
 
-    def _closable(self) -> bool:
-        """The top-level object may close only once every required key is in."""
-        return len(self.stack) > 1 or all(k in self.used for k in self.required)
-
     def _close(self) -> bool:
+        """Close the innermost object (once its required keys are in) or array (once it has enough items)."""
+        frame = self.stack[-1]
+        if frame.kind == "object" and any(k not in frame.used for k in frame.shape.required):
+            return False
+        if frame.kind == "array" and frame.count < frame.shape.min_items:
+            return False
         self.stack.pop()
         if not self.stack:
             self.done = True
-            return True
-        self._end_value()
+        else:
+            self._end_value()
         return True
 
     def feed_text(self, text: str) -> bool:
         return all(self.feed(c) for c in text)
+
+
+def _scalar_ok(word: str) -> bool:
+    if word[0] in _NUMBER:
+        try:
+            float(word)
+        except ValueError:
+            return False
+        return True
+    return word in _LITERALS
 
 
 @dataclass
@@ -221,18 +322,18 @@ class CallChecker:
 
     tools: tuple[str, ...]
     ids: frozenset[str] | None = None
-    arguments: dict[str, tuple[frozenset[str], tuple[str, ...], dict[str, frozenset[str]], dict[str, str]]] | None = None
-    # tool -> (keys, required keys, enum values per key, first characters per key)
+    arguments: Mapping[str, Shape] | None = None  # tool -> shape of its arguments
     text: str = ""
     safe: int = 0  # length of the longest prefix that `finish` can close into a valid call
+    safe_closing: str = ""  # the text that closes the arguments at `safe`
     name: str = ""
     phase: str = "name"  # name | middle | args | close | done
     middle: int = 0  # characters of AFTER_NAME matched
     args: JsonArgs | None = None
 
     def copy(self) -> CallChecker:
-        return CallChecker(self.tools, self.ids, self.arguments, self.text, self.safe, self.name, self.phase,
-                           self.middle, self.args.copy() if self.args is not None else None)
+        return CallChecker(self.tools, self.ids, self.arguments, self.text, self.safe, self.safe_closing, self.name,
+                           self.phase, self.middle, self.args.copy() if self.args is not None else None)
 
     def can_close(self) -> bool:
         """True right after a complete top-level argument, when `}}` would end a valid call."""
@@ -240,18 +341,18 @@ class CallChecker:
                 and not self.args.forced())
 
     def finish(self) -> str:
-        """A valid call from what was written so far, cut back to the last complete argument (for budgets)."""
+        """A valid call from what was written so far, cut back to the last point where it could close (for budgets).
+
+        Open strings with free text are closed where they stopped; a report keeps every complete
+        recommendation and claim.
+        """
         if self.complete:
             return self.text
         if self.phase == "close":
             return self.text + "}"
-        args = self.args
-        if (self.phase == "args" and len(args.stack) == 1 and args.in_string and not args.string_is_key
-                and not args.escape and args._allowed_values() is None and not args.forced()):
-            return self.text + '"}}'  # a free-text argument cut short: close it where it stopped
         if not self.safe:
             return ""
-        return self.text[: self.safe] + "}}"
+        return self.text[: self.safe] + self.safe_closing + "}"
 
     def forced(self) -> str:
         """Text that must come next whatever the model prefers ('' when the model has a choice)."""
@@ -269,17 +370,19 @@ class CallChecker:
             return self.args.forced()
         return ""
 
-    def feed_text(self, text: str) -> bool:
+    def feed_text(self, text: str, track: bool = True) -> bool:
+        """Advance by `text`; False (with the checker left mid-way) when it breaks the call.
+
+        `track=False` skips recording where the call could be closed (for throwaway probes).
+        """
         for char in text:
             if not self._feed(char):
                 return False
             self.text += char
-            if self.phase == "args" and self.args.at_top and not self.args.forced():
-                expect = self.args.stack[0].expect
-                if expect in ("comma", "first_key"):
-                    self.safe = len(self.text)
-                elif expect == "key" and char == ",":  # a number or literal ends at its comma
-                    self.safe = len(self.text) - 1
+            if track and self.phase == "args":
+                closing = self.args.closing()
+                if closing is not None:
+                    self.safe, self.safe_closing = len(self.text), closing
         return True
 
     def _feed(self, char: str) -> bool:
@@ -301,10 +404,8 @@ class CallChecker:
                 return False
             self.middle += 1
             if self.middle == len(AFTER_NAME):
-                keys, required, enums, starts = (self.arguments.get(self.name, (None, (), {}, {})) if self.arguments
-                                                 else (None, (), {}, {}))
-                self.phase, self.args = "args", JsonArgs(ids=self.ids, keys=keys, required=required, enums=enums,
-                                                         starts=starts)
+                shape = self.arguments.get(self.name, ANY) if self.arguments else ANY
+                self.phase, self.args = "args", JsonArgs(ids=self.ids, shape=shape)
             return True
         if self.phase == "args":
             if not self.args.feed(char):
@@ -327,7 +428,7 @@ class CallChecker:
 
     def accepts(self, piece: str) -> bool:
         """Would appending `piece` keep the call valid? (The checker itself is unchanged.)"""
-        return self.copy().feed_text(piece)
+        return self.copy().feed_text(piece, track=False)
 
 
 def _common_prefix(words: Iterable[str]) -> str:
@@ -346,42 +447,18 @@ def call_checker(schemas: list[dict], ids: Iterable[str] | None = None,
                  values: dict[str, Iterable[str]] | None = None) -> CallChecker:
     """A checker for the tools in `schemas` (the env's `tool_schemas()`), ids limited to `ids` when given.
 
-    `values` pins string arguments to values taken from the request (e.g. `{"category": ["headphones"]}`):
-    a dynamic grammar that turns recall into copying for a small model.
+    `values` pins top-level string arguments to values taken from the request (e.g.
+    `{"category": ["headphones"]}`): a dynamic grammar that turns recall into copying for a small model.
     """
-    pinned = {key: frozenset(options) for key, options in (values or {}).items()}
     arguments = {}
     id_set = frozenset(ids) if ids is not None else None
     for schema in schemas:
-        properties = schema["parameters"].get("properties", {})
-        needs_ids = set(schema["parameters"].get("required", [])) & set(ID_KEYS)
+        parameters = schema["parameters"]
+        needs_ids = set(parameters.get("required", [])) & set(ID_KEYS)
         if id_set is not None and not id_set and needs_ids:
             continue  # nothing retrieved yet: a tool that needs a product id cannot be called
-        arguments[schema["name"]] = (
-            frozenset(properties), tuple(schema["parameters"].get("required", [])),
-            {k: pinned.get(k) or frozenset(_enum(p)) for k, p in properties.items() if _enum(p) or k in pinned},
-            {k: _starts(p, schema["parameters"]) for k, p in properties.items()},
-        )
+        shape = shape_of(parameters, parameters)
+        pinned = {key: replace(shape.fields[key], values=frozenset(options))
+                  for key, options in (values or {}).items() if key in shape.fields}
+        arguments[schema["name"]] = replace(shape, fields={**shape.fields, **pinned})
     return CallChecker(tuple(arguments), id_set, arguments)
-
-
-def _enum(prop: dict) -> list[str]:
-    """String values a JSON-schema property allows, when it is a closed set (a Literal)."""
-    if "enum" in prop:
-        return [v for v in prop["enum"] if isinstance(v, str)]
-    return []
-
-_START_CHARS = {"string": '"', "integer": "-0123456789", "number": "-0123456789", "boolean": "tf", "null": "n",
-                "object": "{", "array": "["}
-
-
-def _starts(prop: dict, root: dict) -> str:
-    """The characters a value of this property may start with, from its JSON-schema type(s)."""
-    if "$ref" in prop:  # a nested model (the report): an object
-        return "{"
-    options = prop.get("anyOf", [prop])
-    types = {o.get("type") for o in options} | ({"string"} if "enum" in prop else set())
-    if "$ref" in str(options):
-        types.add("object")
-    chars = "".join(_START_CHARS.get(t, "") for t in types if t)
-    return chars or '"-0123456789tfn{['

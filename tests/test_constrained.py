@@ -115,3 +115,69 @@ def test_a_partly_written_opening_is_completed_not_skipped() -> None:
         assert checker.feed_text(checker.forced())
         if tools:
             assert checker.forced() == "submit_report" and checker.feed_text("submit_report")
+
+
+REPORT_CALL = ('{"tool": "submit_report", "arguments": {"report": {"recommendations": [{"product_id": "P1", '
+               '"rationale": "quiet and light"}, {"product_id": "P22"}], "claims": [{"product_id": "P1", "field": '
+               '"price", "value": "39.99", "source": "P1"}, {"product_id": "P22", "field": "aspect:comfort", '
+               '"value": "good", "source": "R7"}], "comparison": [{"name": "A", "weight_g": "120"}], '
+               '"summary": "P1 fits best.", "nothing_fits": false}}}')
+
+
+def _report_checker():
+    return call_checker([s for s in SCHEMAS if s["name"] == "submit_report"], ids=["P1", "P22"])
+
+
+def test_the_report_follows_its_schema_inside() -> None:
+    """Keys of the report, its recommendations and claims are the schema's; required ones come first, in order."""
+    checker = _report_checker()
+    assert _drive(checker, '{"tool": "submit_report", "arguments": {"report": {')
+    assert not checker.accepts('"product"') and not checker.accepts('"reviews"')  # invented report keys
+    assert _drive(checker, '"claims": [{')
+    assert checker.forced() == '"product_id":'
+    assert not checker.accepts('"claim"')
+    assert _drive(checker, '"product_id": "P1"')
+    assert checker.forced() == ', "field":'
+    assert _drive(checker, ', "field": "price", "value": ')
+    assert not checker.accepts("39.99") and checker.accepts('"39.99"')  # claim values are strings
+    assert _drive(checker, '"39.99", "source": "P1"}], "recommendations": [{"product_id": "P')
+    assert not checker.accepts('3"') and checker.accepts('22"')  # recommended ids were retrieved
+    assert _drive(checker, '22", "rationale": "')
+    assert not checker.accepts("x" * 601) and checker.accepts("x" * 600)  # the schema's maxLength
+    assert not checker.copy().feed_text('"}], "nothing_fits": "no"')  # a boolean, not a string
+
+
+def test_a_full_list_is_closed_and_a_short_one_cannot_close() -> None:
+    checker = _report_checker()
+    assert _drive(checker, '{"tool": "submit_report", "arguments": {"report": {"recommendations": [')
+    for i in range(10):
+        assert _drive(checker, (", " if i else "") + '{"product_id": "P1"}')
+    assert checker.forced() == "]" and not checker.accepts(", ")
+    compare = call_checker(SCHEMAS, ids=["P1", "P22"])
+    assert _drive(compare, '{"tool": "compare_products", "arguments": {"product_ids": ["P1"')
+    assert not compare.accepts("]") and compare.accepts(', "P22"]')  # minItems 2
+
+
+def test_the_whole_report_is_accepted_and_validates() -> None:
+    checker = _report_checker()
+    assert _drive(checker, REPORT_CALL) and checker.complete
+    call = parse_action(checker.text)
+    TOOLS[call.tool].arguments.model_validate(call.arguments)
+
+
+def test_a_report_cut_anywhere_closes_at_its_last_complete_element() -> None:
+    """The token cap may stop a report at any character: `finish` keeps what is complete and still validates."""
+    kept_claims = []
+    for cut in range(len('{"tool": "submit_report", "arguments": {"report": {'), len(REPORT_CALL)):
+        checker = _report_checker()
+        assert _drive(checker, REPORT_CALL[:cut])
+        closed = checker.finish()
+        assert closed.startswith(REPORT_CALL[: checker.safe])
+        call = parse_action(closed)
+        report = TOOLS[call.tool].arguments.model_validate(call.arguments).report
+        kept_claims.append(len(report.claims))
+    assert kept_claims == sorted(kept_claims) and kept_claims[-1] == 2  # claims are kept as soon as complete
+    checker = _report_checker()
+    assert _drive(checker, REPORT_CALL[: REPORT_CALL.index("and light") + 3])
+    rationale = json.loads(checker.finish())["arguments"]["report"]["recommendations"][0]["rationale"]
+    assert rationale == "quiet and"  # free text cut short is closed where it stopped
