@@ -14,6 +14,7 @@ retrieved (a dynamic grammar: copying, not recall).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -22,6 +23,7 @@ AFTER_NAME = '", "arguments": {'
 _WS = " \t\n"
 _NUMBER = "0123456789-+.eE"
 _LITERALS = ("true", "false", "null")
+_JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _ESCAPES = '"\\/bfnrtu'
 ID_KEYS = ("product_id", "product_ids")
 ANY_START = '"-0123456789tfn{['
@@ -307,13 +309,8 @@ class JsonArgs:
 
 
 def _scalar_ok(word: str) -> bool:
-    if word[0] in _NUMBER:
-        try:
-            float(word)
-        except ValueError:
-            return False
-        return True
-    return word in _LITERALS
+    """A complete JSON number or literal (Python's float() also takes `2.` and `+1`, JSON does not)."""
+    return bool(_JSON_NUMBER.fullmatch(word)) or word in _LITERALS
 
 
 @dataclass

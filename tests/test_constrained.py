@@ -181,3 +181,42 @@ def test_a_report_cut_anywhere_closes_at_its_last_complete_element() -> None:
     assert _drive(checker, REPORT_CALL[: REPORT_CALL.index("and light") + 3])
     rationale = json.loads(checker.finish())["arguments"]["report"]["recommendations"][0]["rationale"]
     assert rationale == "quiet and"  # free text cut short is closed where it stopped
+
+
+@pytest.mark.parametrize(("number", "kept"), [("2.", 2), ("2.5e", 2.5), ("-", None), ("0", 0), ("12.75", 12.75)])
+def test_a_cut_number_closes_only_where_json_reads_it(number: str, kept: float | None) -> None:
+    """`finish` must not close a cut number that Python's float() reads but JSON does not (`2.`, `2.5e`, `-`)."""
+    checker = call_checker(SCHEMAS)
+    assert _drive(checker, '{"tool": "search_products", "arguments": {"query": "tent", "max_price": ' + number)
+    arguments = json.loads(checker.finish())["arguments"]
+    assert arguments.get("max_price") == kept
+
+
+FRAGMENTS = ['"', "{", "}", "[", "]", ",", ", ", ": ", ":", " ", "2", ".", "5", "e", "-", "0", "true", "false", "null",
+             "P1", "P22", "report", "claims", "product_id", "field", "value", "source", "recommendations", "rationale",
+             "summary", "nothing_fits", "comparison", "quiet", "\\", "u", "n", "query", "max_price", "spec_min", "specs",
+             "page", "sort", "rating", "submit_report", "search_products", "compare_products", "product_ids", "fields",
+             '{"', '"claims": [', '"recommendations": [', '"comparison": [', '"rationale": "', '"summary": "', '", "',
+             '"}', '"}, {', "]}", "]"]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.sampled_from([None, "submit_report", "compare_products"]),
+       st.lists(st.integers(0, len(FRAGMENTS) - 1), max_size=160))
+def test_whatever_a_decoder_writes_finishes_into_a_valid_call(tool: str | None, choices: list[int]) -> None:
+    """Decode like the backend (forced text, else the preferred piece or the next one down the ranking the checker
+    accepts) and cut at any point: the call `finish` returns parses and validates."""
+    checker = call_checker([s for s in SCHEMAS if tool in (None, s["name"])], ids=["P1", "P22"])
+    for choice in choices:
+        if checker.complete:
+            break
+        must = checker.forced()
+        ranking = FRAGMENTS[choice:] + FRAGMENTS[:choice]
+        piece = must or next((p for p in ranking if checker.accepts(p)), None)
+        if piece is None:
+            break
+        assert checker.feed_text(piece)
+    closed = checker.finish()
+    if closed:
+        call = parse_action(closed)
+        TOOLS[call.tool].arguments.model_validate(call.arguments)
