@@ -15,6 +15,11 @@ from .constrained import call_checker
 PLAN_PROMPT = "First write a short plan (3 steps at most) for researching this request. Do not call a tool yet."
 
 
+def plan_request() -> Message:
+    """The turn that asks for the plan: part of the episode, so the student trains on what it is asked."""
+    return Message(role="user", agent="env", content=PLAN_PROMPT)
+
+
 class ResearchAgent:
     """Writes plans, tool calls and reports from the episode's messages; the checker keeps calls valid."""
 
@@ -46,8 +51,8 @@ class ResearchAgent:
         return round(done / max(1, self.tokens["appended"]), 3)
 
     def plan(self, messages: Sequence[Message], seed: int) -> str:
-        ask = Message(role="user", agent="env", content=PLAN_PROMPT)
-        return self._complete([*messages, ask], self.budget.plan_tokens, seed).text.strip()
+        """The plan, for messages that end with `plan_request()` (recorded, so training text has it too)."""
+        return self._complete(messages, self.budget.plan_tokens, seed).text.strip()
 
     def act(self, messages: Sequence[Message], retrieved: Sequence[str], seed: int,
             tools: Sequence[str] | None = None) -> ToolCall | None:

@@ -19,7 +19,7 @@ from shopgym.envs.tools import tool_schema_hash
 from shopgym.schema import Message, ToolCall, TrajectoryRecord
 
 from .backends import Backend
-from .researcher import ResearchAgent
+from .researcher import ResearchAgent, plan_request
 from .supervisor import CAPS, Review, State, Supervisor
 from .user_agent import UserAgent, intent_accuracy
 
@@ -91,6 +91,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     followed_injection: bool | None = None
 
     # Plan
+    episode.accept(plan_request())
     plan = researcher.plan(episode.messages, seed)
     if mode == "supervised":
         for round_ in range(1, CAPS["plan"] + 1):

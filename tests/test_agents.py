@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shopgym.agents.backends import ScriptedBackend
-from shopgym.agents.researcher import PLAN_PROMPT, ResearchAgent
+from shopgym.agents.researcher import PLAN_PROMPT, ResearchAgent, plan_request
 from shopgym.agents.supervisor import CAPS, State, Supervisor
 from shopgym.agents.synthesis import run_episode
 from shopgym.agents.user_agent import UserAgent, intent_accuracy
@@ -21,8 +21,8 @@ BAD_REPORT = json.dumps({"tool": "submit_report", "arguments": {"report": {"reco
 
 def _researcher_script(plan: str, call: str, report: str):
     def reply(prompt: str) -> str:
-        if PLAN_PROMPT in prompt:
-            return plan
+        if PLAN_PROMPT in prompt and prompt.split(PLAN_PROMPT, 1)[1].count("<|im_start|>assistant") == 1:
+            return plan  # nothing accepted since the plan request
         if prompt.rstrip().endswith("assistant") and "Reviewer:" in prompt.rsplit("<|im_start|>user", 1)[-1]:
             return report if "report" in prompt.rsplit("Reviewer:", 1)[-1].lower() else call
         return call
@@ -61,7 +61,7 @@ def test_research_agent_plans_and_acts(envs) -> None:
     env.reset(seed=0, options={"split": "train"})
     backend = ScriptedBackend({"researcher": ["1. Search.", '{"tool": "search_web", "arguments": {"query": "guide"}}']})
     agent = ResearchAgent(backend, env.tool_schemas())
-    assert agent.plan([], seed=0) == "1. Search."
+    assert agent.plan([plan_request()], seed=0) == "1. Search."
     call = agent.act([], retrieved=[], seed=0)
     assert call.tool == "search_web" and call.arguments == {"query": "guide"}
     assert agent.tokens["sampled"] > 0

@@ -17,6 +17,7 @@ from shopgym.distill.dataset import distill
 from shopgym.format import from_trl, to_trl
 from shopgym.distill.internalize import critique_points, internalize, leaks
 from shopgym.envs import ProductResearchEnv
+from shopgym.agents.researcher import PLAN_PROMPT
 from test_agents import BAD_CALL, BAD_REPORT, _researcher_script
 
 
@@ -60,6 +61,20 @@ def test_training_text_equals_the_prompt_format_rendering(records, tmp_path: Pat
     for row in rows:
         record = by_key[(row["meta"]["task_id"], row["meta"]["seed"])]
         assert fmt.render(from_trl(row["messages"])) == fmt.render(internalize(record))
+
+
+def test_every_prompt_the_researcher_gets_is_a_prefix_of_its_training_text(world_dir: Path) -> None:
+    """No prompt-format drift: what a single-agent policy is asked (plan request included) is what it trains on."""
+    env = ProductResearchEnv(catalog=world_dir)
+    task = sorted(t for t, info in env.tasks.items() if info.split == "train")[0]
+    good_call = json.dumps({"tool": "search_web", "arguments": {"query": "guide"}})
+    backend = ScriptedBackend({"researcher": _researcher_script("1. Search the web.", good_call, BAD_REPORT)})
+    record = run_episode(env, backend, task, seed=0, mode="single")
+    text = fmt.render(internalize(record))
+    prompts = [prompt for role, prompt in backend.prompts if role == "researcher"]
+    assert len(prompts) >= 3 and PLAN_PROMPT in prompts[0]
+    for prompt in prompts:
+        assert text.startswith(prompt), prompt[-300:]
 
 
 def test_every_distilled_call_is_text_the_student_s_call_checker_accepts(records, tmp_path: Path) -> None:
