@@ -315,22 +315,32 @@ def _scalar_ok(word: str) -> bool:
 
 @dataclass
 class CallChecker:
-    """The whole call: forced opening, a tool name from the menu, forced middle, checked arguments, `}`."""
+    """The whole call: forced opening, a tool name from the menu, forced middle, checked arguments, `}`.
+
+    With `thought_chars`, one line of free reasoning (at most that many characters, ended by a newline)
+    may come before the call, as distilled turns open with a reflection; a first `{` skips it.
+    """
 
     tools: tuple[str, ...]
     ids: frozenset[str] | None = None
     arguments: Mapping[str, Shape] | None = None  # tool -> shape of its arguments
+    thought_chars: int = 0
     text: str = ""
     safe: int = 0  # length of the longest prefix that `finish` can close into a valid call
     safe_closing: str = ""  # the text that closes the arguments at `safe`
+    start: int = 0  # where the call begins in `text` (after the thought and its newline)
     name: str = ""
-    phase: str = "name"  # name | middle | args | close | done
+    phase: str = ""  # thought | name | middle | args | close | done
     middle: int = 0  # characters of AFTER_NAME matched
     args: JsonArgs | None = None
 
+    def __post_init__(self) -> None:
+        self.phase = self.phase or ("thought" if self.thought_chars else "name")
+
     def copy(self) -> CallChecker:
-        return CallChecker(self.tools, self.ids, self.arguments, self.text, self.safe, self.safe_closing, self.name,
-                           self.phase, self.middle, self.args.copy() if self.args is not None else None)
+        return CallChecker(self.tools, self.ids, self.arguments, self.thought_chars, self.text, self.safe,
+                           self.safe_closing, self.start, self.name, self.phase, self.middle,
+                           self.args.copy() if self.args is not None else None)
 
     def can_close(self) -> bool:
         """True right after a complete top-level argument, when `}}` would end a valid call."""
@@ -345,6 +355,8 @@ class CallChecker:
         """
         if self.complete:
             return self.text
+        if self.phase == "thought":
+            return ""
         if self.phase == "close":
             return self.text + "}"
         if not self.safe:
@@ -353,8 +365,11 @@ class CallChecker:
 
     def forced(self) -> str:
         """Text that must come next whatever the model prefers ('' when the model has a choice)."""
-        if len(self.text) < len(OPENING):  # the model's own token may have written part of the opening
-            return OPENING[len(self.text):]
+        if self.phase == "thought":
+            return "\n" if len(self.text) >= self.thought_chars else ""
+        written = len(self.text) - self.start
+        if written < len(OPENING):  # the model's own token may have written part of the opening
+            return OPENING[written:]
         if self.phase == "name":
             matches = [t for t in self.tools if t.startswith(self.name)]
             if self.name in self.tools and len(matches) == 1:
@@ -383,8 +398,17 @@ class CallChecker:
         return True
 
     def _feed(self, char: str) -> bool:
-        if len(self.text) < len(OPENING):
-            return char == OPENING[len(self.text)]
+        if self.phase == "thought":
+            if char == "{" and not self.text:  # no reasoning: the call starts at once
+                self.phase = "name"
+                return True
+            if char == "\n" and self.text:
+                self.phase, self.start = "name", len(self.text) + 1
+                return True
+            return ord(char) >= 32 and len(self.text) < self.thought_chars and (self.text or char not in _WS)
+        written = len(self.text) - self.start
+        if written < len(OPENING):
+            return char == OPENING[written]
         if self.phase == "name":
             if char == '"':
                 if self.name not in self.tools:
@@ -428,6 +452,12 @@ class CallChecker:
         return self.copy().feed_text(piece, track=False)
 
 
+def split_turn(text: str) -> tuple[str, str]:
+    """(reasoning, call JSON) of a checked turn: the call is the last line (compact JSON has no newline)."""
+    thought, _, call = text.rpartition("\n")
+    return thought, call
+
+
 def _common_prefix(words: Iterable[str]) -> str:
     words = list(words)
     if not words:
@@ -441,11 +471,12 @@ def _common_prefix(words: Iterable[str]) -> str:
 
 
 def call_checker(schemas: list[dict], ids: Iterable[str] | None = None,
-                 values: dict[str, Iterable[str]] | None = None) -> CallChecker:
+                 values: dict[str, Iterable[str]] | None = None, thought_chars: int = 0) -> CallChecker:
     """A checker for the tools in `schemas` (the env's `tool_schemas()`), ids limited to `ids` when given.
 
     `values` pins top-level string arguments to values taken from the request (e.g.
     `{"category": ["headphones"]}`): a dynamic grammar that turns recall into copying for a small model.
+    `thought_chars` allows a line of reasoning of at most that many characters before the call.
     """
     arguments = {}
     id_set = frozenset(ids) if ids is not None else None
@@ -458,4 +489,4 @@ def call_checker(schemas: list[dict], ids: Iterable[str] | None = None,
         pinned = {key: replace(shape.fields[key], values=frozenset(options))
                   for key, options in (values or {}).items() if key in shape.fields}
         arguments[schema["name"]] = replace(shape, fields={**shape.fields, **pinned})
-    return CallChecker(tuple(arguments), id_set, arguments)
+    return CallChecker(tuple(arguments), id_set, arguments, thought_chars)

@@ -50,7 +50,8 @@ def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, s
     calls = [r.extra.get("call_validity", {"valid": 0, "total": 0}) for r in records]
     total = sum(c["total"] for c in calls)
     details = {"mode": LLM_POLICIES[policy], "model": (model or embedded_model_path()).name,
-               "adapter": decoding.adapter or "none", "grammar": "on" if decoding.grammar else "off", "run": str(out)}
+               "adapter": decoding.adapter or "none", "grammar": "on" if decoding.grammar else "off",
+               "thoughts": "on" if decoding.thoughts else "off", "run": str(out)}
     return summarize(policy, split, records[0].catalog_hash, [episode_result(r) for r in records],
                      absent_parts(observable), trials=decoding.trials, temperature=decoding.temperature,
                      call_validity=round(sum(c["valid"] for c in calls) / total, 4) if total else None,

@@ -31,6 +31,7 @@ class Decoding(BaseModel):
     adapter: str | None = None  # a llama.cpp GGUF LoRA adapter applied to the model
     grammar: bool = True
     temperature: float = 0.0
+    thoughts: bool = False  # a line of reasoning may open each call turn (distilled turns open with reflections)
     trials: int = Field(default=1, ge=1)  # runs per task (seeds differ), for pass^k
 
     def options(self) -> dict:
@@ -51,7 +52,7 @@ def synthesis_episode(config: RunConfig, index: int, task_id: str) -> Trajectory
     env, truth, backend = _worker_state(config.catalog, config.model, config.workers, options.get("adapter"))
     record = run_episode(env, backend, task_id, config.seed + index, mode=config.mode, truth_env=truth,
                          critique=bool(options.get("critique", False)), grammar=options.get("grammar", True),
-                         temperature=options.get("temperature", 0.0))
+                         temperature=options.get("temperature", 0.0), thoughts=options.get("thoughts", False))
     record.extra["episode"] = index
     return record
 

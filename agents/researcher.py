@@ -10,7 +10,7 @@ import shopgym.format as fmt
 from shopgym.schema import Message, ToolCall
 
 from .backends import Backend, Completion
-from .constrained import call_checker
+from .constrained import call_checker, split_turn
 
 PLAN_PROMPT = "First write a short plan (3 steps at most) for researching this request. Do not call a tool yet."
 
@@ -24,12 +24,13 @@ class ResearchAgent:
     """Writes plans, tool calls and reports from the episode's messages; the checker keeps calls valid."""
 
     def __init__(self, backend: Backend, schemas: list[dict], budget: fmt.Budget = fmt.DEFAULT_BUDGET,
-                 temperature: float = 0.0, grammar: bool = True) -> None:
+                 temperature: float = 0.0, grammar: bool = True, thoughts: bool = False) -> None:
         self.backend = backend
         self.schemas = schemas
         self.budget = budget
         self.temperature = temperature
         self.grammar = grammar  # off: decode freely, then hold the text to the same checker (validity counted)
+        self.thoughts = thoughts  # a line of reasoning may open a call turn, as in distilled training text
         self.calls = {"valid": 0, "total": 0}
         self.tokens = {"sampled": 0, "forced": 0, "evaluated": 0, "reused": 0, "appended": 0}
         self._last_prompt = 0
@@ -55,8 +56,9 @@ class ResearchAgent:
         return self._complete(messages, self.budget.plan_tokens, seed).text.strip()
 
     def act(self, messages: Sequence[Message], retrieved: Sequence[str], seed: int,
-            tools: Sequence[str] | None = None) -> ToolCall | None:
-        """The next tool call (None if the budget cut it before any valid argument).
+            tools: Sequence[str] | None = None) -> Message | None:
+        """The next assistant turn: a tool call, opened by a line of reasoning when `thoughts` is on (None if the
+        budget cut it before any valid argument).
 
         Product ids are limited to those retrieved so far and the category filter to the one the
         request names.
@@ -65,7 +67,8 @@ class ResearchAgent:
         request = next((m.content for m in messages if m.role == "user" and m.agent == "user"), "")
         category = re.search(r"\(([a-z0-9_]+)\)", request)
         checker = call_checker(schemas, ids=sorted(retrieved),
-                               values={"category": [category.group(1)]} if category else None)
+                               values={"category": [category.group(1)]} if category else None,
+                               thought_chars=self.budget.thought_chars if self.thoughts else 0)
         max_tokens = self.budget.report_tokens if tools == ("submit_report",) else self.budget.call_tokens
         text = self._complete(messages, max_tokens, seed, checker if self.grammar else None).text
         self.calls["total"] += 1
@@ -73,11 +76,13 @@ class ResearchAgent:
             text = text.strip()
             if not (checker.feed_text(text) and checker.complete):
                 return None
-        if not text:
+        thought, call = split_turn(text)
+        if not call:
             return None
         self.calls["valid"] += 1
-        parsed = json.loads(text)
-        return ToolCall(tool=parsed["tool"], arguments=parsed["arguments"])
+        parsed = json.loads(call)
+        return Message(role="assistant", agent="researcher", content=thought,
+                       tool_call=ToolCall(tool=parsed["tool"], arguments=parsed["arguments"]))
 
-    def report(self, messages: Sequence[Message], retrieved: Sequence[str], seed: int) -> ToolCall | None:
+    def report(self, messages: Sequence[Message], retrieved: Sequence[str], seed: int) -> Message | None:
         return self.act(messages, retrieved, seed, tools=("submit_report",))

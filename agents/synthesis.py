@@ -55,6 +55,11 @@ def _review_message(review: Review, adopted: bool = False) -> Message:
                          "checks": sorted({f.check for f in review.findings}), "adopted_correction": adopted})
 
 
+def _thought(action: Message | None, call: ToolCall | None) -> str:
+    """The researcher's reasoning, when the call it opened is the one kept (not a correction put in its place)."""
+    return action.content if action is not None and action.tool_call == call else ""
+
+
 def _report_of(call: ToolCall | None) -> dict | None:
     if call is None or call.tool != "submit_report":
         return None
@@ -71,11 +76,11 @@ def _draft_reward(env: ProductResearchEnv, report: dict | None) -> float:
 
 def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: int, mode: Mode = "supervised",
                 truth_env: ProductResearchEnv | None = None, critique: bool = False, grammar: bool = True,
-                temperature: float = 0.0) -> TrajectoryRecord:
+                temperature: float = 0.0, thoughts: bool = False) -> TrajectoryRecord:
     """One synthesis episode on `task_id`; `truth_env` (evaluation=True, harness only) scores the User Agent.
 
     `grammar=False` decodes the researcher's calls freely (an invalid one ends the research: counted in
-    `extra["call_validity"]`); `temperature` 0 is greedy.
+    `extra["call_validity"]`); `temperature` 0 is greedy; `thoughts` lets a line of reasoning open each call.
     """
     started = time.perf_counter()
     base = env.unwrapped
@@ -83,7 +88,8 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     category = {c.id: c for c in base.reader.categories()}[task.category]
     brief = UserAgent().brief(base.reader.shopper_history(task.shopper_id), category, seed=seed)
     env.reset(seed=seed, options={"task_id": task_id, "request": brief.request})
-    researcher = ResearchAgent(backend, base.tool_schemas(), temperature=temperature, grammar=grammar)
+    researcher = ResearchAgent(backend, base.tool_schemas(), temperature=temperature, grammar=grammar,
+                               thoughts=thoughts)
     supervisor = Supervisor(env, brief.request, brief.rubric, backend if critique else None)
     episode = Episode(base, brief.request)
     draft_rewards: list[float] = []
@@ -112,7 +118,8 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     for turn in range(MAX_CALLS):
         if base.episode.steps_left <= 1:
             break
-        call = researcher.act(episode.messages, sorted(base.episode.retrieved_products), seed + 100 * turn)
+        action = researcher.act(episode.messages, sorted(base.episode.retrieved_products), seed + 100 * turn)
+        call = action.tool_call if action is not None else None
         if call is not None and call.tool == "submit_report":
             break
         if mode == "supervised":
@@ -130,7 +137,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                                 meta={"state": State.CHECK_TOOLCALL.value, "verdict": "revise", "undone": True}))
             continue
         supervisor.observe(call, observation["text"])
-        episode.accept(Message(role="assistant", agent="researcher", tool_call=call))
+        episode.accept(Message(role="assistant", agent="researcher", content=_thought(action, call), tool_call=call))
         episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
     if mode == "supervised":  # before the report, the grounded steps the researcher skipped
         while base.episode.steps_left > 1 and (call := supervisor.correct_call()) is not None:
@@ -143,7 +150,8 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         supervisor.advance()
 
     # Report
-    call = researcher.report(episode.messages, sorted(base.episode.retrieved_products), seed + 7)
+    action = researcher.report(episode.messages, sorted(base.episode.retrieved_products), seed + 7)
+    call = action.tool_call if action is not None else None
     report = _report_of(call)
     if mode == "supervised":
         for round_ in range(1, CAPS["report"] + 1):
@@ -160,13 +168,14 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                 flags.append("report")
                 draft_rewards.append(_draft_reward(base, report))
             else:
-                call = researcher.report(episode.researcher_context(review.critique),
-                                         sorted(base.episode.retrieved_products), seed + 7 + round_)
+                action = researcher.report(episode.researcher_context(review.critique),
+                                           sorted(base.episode.retrieved_products), seed + 7 + round_)
+                call = action.tool_call if action is not None else None
                 report = _report_of(call)
         supervisor.advance()
     final = ToolCall(tool="submit_report", arguments={"report": report if report is not None else {}})
     _, reward, terminated, truncated, info = env.step(final.model_dump())
-    episode.accept(Message(role="assistant", agent="researcher", tool_call=final))
+    episode.accept(Message(role="assistant", agent="researcher", content=_thought(action, final), tool_call=final))
     parts = info.get("reward_parts", {})
     if not (terminated or truncated):  # the report was invalid: the episode has no reward
         reward, parts = 0.0, {}
@@ -187,7 +196,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                "intent_accuracy": accuracy, "draft_rewards": draft_rewards, "adopted_corrections": flags,
                "split": task.split, "shopper_id": task.shopper_id,
                "followed_injection": followed_injection, "call_validity": researcher.calls,
-               "grammar": grammar, "temperature": temperature},
+               "grammar": grammar, "temperature": temperature, "thoughts": thoughts},
     )
 
 
@@ -205,8 +214,9 @@ def _supervise_call(env: ProductResearchEnv, researcher: ResearchAgent, supervis
             flags.append("toolcall")
             corrected = supervisor.correct_call()
             return corrected, corrected is None
-        call = researcher.act(episode.researcher_context(review.critique), sorted(base.episode.retrieved_products),
-                              seed + round_)
+        action = researcher.act(episode.researcher_context(review.critique), sorted(base.episode.retrieved_products),
+                                seed + round_)
+        call = action.tool_call if action is not None else None
         if call is not None and call.tool == "submit_report":
             return None, True
     return call, False

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import shopgym.format as fmt
-from shopgym.schema import TrajectoryRecord
+from shopgym.schema import Message, TrajectoryRecord
 
 
 def accepted_calls(record: TrajectoryRecord) -> list[str]:
@@ -79,14 +79,27 @@ def fits_context(count_tokens: Callable[[TrajectoryRecord], int], max_tokens: in
                   lambda r: count_tokens(r) <= max_tokens)
 
 
-def within_call_caps(count_tokens: Callable[[str], int], budget: fmt.Budget = fmt.DEFAULT_BUDGET) -> Filter:
-    """Every kept call fits the token cap the student decodes it under (a longer one could never be imitated)."""
+def within_decoding_caps(count_tokens: Callable[[str], int], turns: Callable[[TrajectoryRecord], Sequence[Message]],
+                         budget: fmt.Budget = fmt.DEFAULT_BUDGET) -> Filter:
+    """Every assistant turn of the example (`turns(record)`) fits the token cap the student decodes it under:
+    the plan `plan_tokens`, a report `report_tokens`, any other call `call_tokens` (a longer turn could never be
+    imitated)."""
+    def cap(message: Message) -> int:
+        if message.tool_call is None:
+            return budget.plan_tokens
+        return budget.report_tokens if message.tool_call.tool == "submit_report" else budget.call_tokens
+
+    def fits(message: Message) -> bool:
+        reasoning_ok = message.tool_call is None or (len(message.content) <= budget.thought_chars
+                                                     and "\n" not in message.content)
+        return reasoning_ok and count_tokens(fmt.turn_text(message, budget)) <= cap(message)
+
     def keep(record: TrajectoryRecord) -> bool:
-        return all(count_tokens(fmt.render_call(m.tool_call)) <= (
-            budget.report_tokens if m.tool_call.tool == "submit_report" else budget.call_tokens)
-            for m in record.messages if m.role == "assistant" and m.tool_call is not None and not m.meta.get("draft"))
-    return Filter("within_call_caps", f"a call longer than its decoding cap ({budget.call_tokens} tokens, "
-                                      f"{budget.report_tokens} for a report)", keep)
+        return all(fits(m) for m in turns(record) if m.role == "assistant")
+    return Filter("within_decoding_caps", f"a turn longer than its decoding cap ({budget.plan_tokens} tokens for "
+                                          f"the plan, {budget.call_tokens} for a call, {budget.report_tokens} for a "
+                                          f"report; reasoning before a call: one line of {budget.thought_chars} "
+                                          "characters at most)", keep)
 
 
 def deduplicate() -> Filter:

@@ -28,9 +28,10 @@ _OBJECTS = re.compile(r"\b[A-Z]{5}-\d+\b|\$\d+(?:\.\d\d)?|\b\d+(?:\.\d+)?\b")
 
 
 def valid_reflection(text: str, points: Sequence[str]) -> bool:
-    """Non-empty, never names the reviewer, and keeps every id, price and number the critique named."""
+    """One non-empty line (the student writes it before a call), never names the reviewer, and keeps every id,
+    price and number the critique named."""
     named = set(_OBJECTS.findall(" ".join(points)))
-    return bool(text) and not FORBIDDEN.search(text) and all(obj in text for obj in named)
+    return bool(text) and "\n" not in text and not FORBIDDEN.search(text) and all(obj in text for obj in named)
 
 
 def template_reflection(points: Sequence[str], turn: int) -> str:

@@ -128,7 +128,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         result = _evaluate_llm(args, catalog)
     else:
         llm_only = [flag for flag, value in (("--model", args.model), ("--adapter", args.adapter),
-                                             ("--no-grammar", args.no_grammar), ("--out", args.out)) if value]
+                                             ("--no-grammar", args.no_grammar), ("--no-thoughts", args.no_thoughts),
+                                             ("--out", args.out)) if value]
         if llm_only:
             raise ValueError(f"{', '.join(llm_only)} apply to --policy llm or teacher, not {args.policy}")
         result = evaluate(args.policy, catalog, args.split, args.episodes, args.seed, progress=not args.json)
@@ -153,7 +154,7 @@ def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
     from shopgym.envs.default_world import cache_root
 
     decoding = Decoding(adapter=args.adapter, grammar=not args.no_grammar, temperature=args.temperature,
-                        trials=args.trials)
+                        trials=args.trials, thoughts=args.policy == "llm" and not args.no_thoughts)
     key = {"policy": args.policy, "catalog": str(catalog.resolve()) if catalog else None, "split": args.split,
            "episodes": args.episodes, "seed": args.seed, "model": args.model, **decoding.model_dump()}
     out = Path(args.out) if args.out else default_run_dir(cache_root(), key)
@@ -227,7 +228,7 @@ def _distill(args: argparse.Namespace) -> int:
 
     chosen = [*F.default_filters(args.min_reward),
               F.fits_context(lambda record: count(internalize(record)), args.max_tokens),
-              F.within_call_caps(count_text)]
+              F.within_decoding_caps(count_text, internalize)]
     if args.filters == "none":
         chosen = []
     elif args.filters != "default":
@@ -343,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="llm/teacher: GGUF path (default: the embedded SmolLM2-135M-Instruct)")
     evaluate.add_argument("--adapter", help="llm/teacher: a GGUF LoRA adapter, e.g. STUDENT_DIR/adapter.gguf")
     evaluate.add_argument("--no-grammar", action="store_true", help="llm: decode calls freely; reports validity")
+    evaluate.add_argument("--no-thoughts", action="store_true",
+                          help="llm: no line of reasoning before a call (on by default: distilled turns open with one)")
     evaluate.add_argument("--temperature", type=float, default=0.0, help="llm/teacher: 0 is greedy")
     evaluate.add_argument("--trials", type=int, default=1, help="llm/teacher: runs per task, for pass^k")
     evaluate.add_argument("--out", help="llm/teacher: run folder, resumed by a rerun (default: under the cache)")

@@ -30,9 +30,10 @@ class Budget(BaseModel):
 
     episode_tokens: int = 3072
     observation_chars: int = 800  # about 200 tokens of catalog text
-    call_tokens: int = 160
-    report_tokens: int = 896  # the teacher's grounded reports run 500-800 tokens: the student must fit one
-    plan_tokens: int = 96
+    call_tokens: int = 256  # a call with the line of reasoning that may open it
+    report_tokens: int = 1024  # the teacher's grounded reports run 500-800 tokens: the student must fit one
+    thought_chars: int = 600  # the reasoning before a call: one line (a distilled reflection names 1-3 points)
+    plan_tokens: int = 192  # a distilled plan turn (reflection + the corrected plan) runs 150-170 tokens
 
 
 DEFAULT_BUDGET = Budget()

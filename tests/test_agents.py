@@ -62,8 +62,13 @@ def test_research_agent_plans_and_acts(envs) -> None:
     backend = ScriptedBackend({"researcher": ["1. Search.", '{"tool": "search_web", "arguments": {"query": "guide"}}']})
     agent = ResearchAgent(backend, env.tool_schemas())
     assert agent.plan([plan_request()], seed=0) == "1. Search."
-    call = agent.act([], retrieved=[], seed=0)
-    assert call.tool == "search_web" and call.arguments == {"query": "guide"}
+    turn = agent.act([], retrieved=[], seed=0)
+    assert turn.content == "" and turn.tool_call.tool == "search_web" and turn.tool_call.arguments == {"query": "guide"}
+    reasoning = ResearchAgent(ScriptedBackend({"researcher": ['I start broad.\n{"tool": "search_web", "arguments": '
+                                                              '{"query": "guide"}}']}), env.tool_schemas(),
+                              grammar=False, thoughts=True)
+    turn = reasoning.act([], retrieved=[], seed=0)  # held to the checker (grammar off), which lets reasoning open it
+    assert turn.content == "I start broad." and turn.tool_call.tool == "search_web"
     assert agent.tokens["sampled"] > 0
 
 

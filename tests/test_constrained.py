@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopgym import format as fmt
-from shopgym.agents.constrained import JsonArgs, call_checker
+from shopgym.agents.constrained import JsonArgs, call_checker, split_turn
 from shopgym.envs import ProductResearchEnv, parse_action, tool_schemas
 from shopgym.envs.tools import TOOLS
 
@@ -197,16 +197,18 @@ FRAGMENTS = ['"', "{", "}", "[", "]", ",", ", ", ": ", ":", " ", "2", ".", "5", 
              "summary", "nothing_fits", "comparison", "quiet", "\\", "u", "n", "query", "max_price", "spec_min", "specs",
              "page", "sort", "rating", "submit_report", "search_products", "compare_products", "product_ids", "fields",
              '{"', '"claims": [', '"recommendations": [', '"comparison": [', '"rationale": "', '"summary": "', '", "',
-             '"}', '"}, {', "]}", "]"]
+             '"}', '"}, {', "]}", "]", "I check. ", "\n"]
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
-@given(st.sampled_from([None, "submit_report", "compare_products"]),
+@given(st.sampled_from([None, "submit_report", "compare_products"]), st.sampled_from([0, 40]),
        st.lists(st.integers(0, len(FRAGMENTS) - 1), max_size=160))
-def test_whatever_a_decoder_writes_finishes_into_a_valid_call(tool: str | None, choices: list[int]) -> None:
+def test_whatever_a_decoder_writes_finishes_into_a_valid_call(tool: str | None, thought_chars: int,
+                                                              choices: list[int]) -> None:
     """Decode like the backend (forced text, else the preferred piece or the next one down the ranking the checker
     accepts) and cut at any point: the call `finish` returns parses and validates."""
-    checker = call_checker([s for s in SCHEMAS if tool in (None, s["name"])], ids=["P1", "P22"])
+    checker = call_checker([s for s in SCHEMAS if tool in (None, s["name"])], ids=["P1", "P22"],
+                           thought_chars=thought_chars)
     for choice in choices:
         if checker.complete:
             break
@@ -216,7 +218,23 @@ def test_whatever_a_decoder_writes_finishes_into_a_valid_call(tool: str | None, 
         if piece is None:
             break
         assert checker.feed_text(piece)
-    closed = checker.finish()
+    thought, closed = split_turn(checker.finish())
+    assert len(thought) <= thought_chars
     if closed:
         call = parse_action(closed)
         TOOLS[call.tool].arguments.model_validate(call.arguments)
+
+
+def test_a_line_of_reasoning_may_open_the_turn() -> None:
+    reasoning = "P1 fits the budget; I read its reviews."
+    checker = call_checker(SCHEMAS, ids=["P1"], thought_chars=len(reasoning))
+    assert checker.forced() == "" and not checker.accepts(" ") and not checker.accepts("\n")
+    assert _drive(checker, reasoning)
+    assert checker.forced() == "\n" and not checker.accepts("x")  # the reasoning is capped
+    assert _drive(checker, '\n{"tool": "read_reviews", "arguments": {"product_id": "P1"}}') and checker.complete
+    thought, call = split_turn(checker.text)
+    assert thought == reasoning and parse_action(call).tool == "read_reviews"
+    direct = call_checker(SCHEMAS, ids=["P1"], thought_chars=40)
+    assert direct.feed_text("{") and direct.forced() == '"tool": "'  # a first `{` is the call itself
+    assert call_checker(SCHEMAS, thought_chars=40).finish() == ""
+    assert not call_checker(SCHEMAS).accepts("I")  # without thought_chars the call starts at once

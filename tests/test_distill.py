@@ -78,7 +78,8 @@ def test_every_prompt_the_researcher_gets_is_a_prefix_of_its_training_text(world
 
 
 def test_every_distilled_call_is_text_the_student_s_call_checker_accepts(records, tmp_path: Path) -> None:
-    """Key order included: the checker wants required arguments first, so sorted JSON keys would be drift."""
+    """Key order included: the checker wants required arguments first, so sorted JSON keys would be drift; a
+    reflection must be one line the checker lets open the turn."""
     distill(records, F.default_filters(0.0), tmp_path)
     calls = 0
     for line in (tmp_path / "train.jsonl").read_text().splitlines():
@@ -87,8 +88,9 @@ def test_every_distilled_call_is_text_the_student_s_call_checker_accepts(records
         category = re.search(r"\(([a-z0-9_]+)\)", messages[1].content)
         for message in messages:
             if message.tool_call is not None:
-                checker = call_checker(row["tools"], values={"category": [category.group(1)]} if category else None)
-                text = fmt.render_call(message.tool_call)
+                checker = call_checker(row["tools"], values={"category": [category.group(1)]} if category else None,
+                                       thought_chars=fmt.DEFAULT_BUDGET.thought_chars)
+                text = fmt.turn_text(message)  # the whole turn, the reflection that opens it included
                 assert checker.feed_text(text) and checker.complete, text
                 calls += 1
     assert calls > 10
@@ -148,12 +150,17 @@ def test_an_llm_rewrite_is_used_only_when_it_passes_the_same_check(records) -> N
     assert leaky == internalize(record) and leaks(leaky, record) == []
 
 
-def test_a_call_longer_than_the_student_s_decoding_cap_is_dropped(records) -> None:
+def test_a_turn_longer_than_the_student_s_decoding_cap_is_dropped(records) -> None:
     words = lambda text: len(text.split())  # noqa: E731
     record = records[0]
-    longest_report = max(words(fmt.render_call(m.tool_call)) for m in record.messages
-                         if m.tool_call is not None and m.tool_call.tool == "submit_report" and not m.meta.get("draft"))
-    roomy = fmt.Budget(call_tokens=10_000, report_tokens=longest_report)
-    tight = fmt.Budget(call_tokens=10_000, report_tokens=longest_report - 1)
-    assert F.within_call_caps(words, roomy).keep(record)
-    assert not F.within_call_caps(words, tight).keep(record)
+    turns = internalize(record)
+    longest = {kind: max(words(fmt.turn_text(m)) for m in turns if m.role == "assistant" and test(m))
+               for kind, test in {"plan": lambda m: m.tool_call is None,
+                                  "report": lambda m: m.tool_call is not None and m.tool_call.tool == "submit_report",
+                                  "call": lambda m: m.tool_call is not None and m.tool_call.tool != "submit_report"
+                                  }.items()}
+    roomy = fmt.Budget(plan_tokens=longest["plan"], call_tokens=longest["call"], report_tokens=longest["report"])
+    assert F.within_decoding_caps(words, internalize, roomy).keep(record)
+    for kind in longest:
+        tight = roomy.model_copy(update={f"{kind}_tokens": longest[kind] - 1})
+        assert not F.within_decoding_caps(words, internalize, tight).keep(record), kind
