@@ -24,6 +24,9 @@ _WS = " \t\n"
 _NUMBER = "0123456789-+.eE"
 _LITERALS = ("true", "false", "null")
 _JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_NUMBER_PREFIX = re.compile(r"-|-?(0|[1-9][0-9]*)(\.|(\.[0-9]+)?([eE][-+]?[0-9]*)?)")  # every prefix of a number
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+_INTEGER_PREFIX = re.compile(r"-|-?(0|[1-9][0-9]*)")
 _ESCAPES = '"\\/bfnrtu'
 ID_KEYS = ("product_id", "product_ids")
 ANY_START = '"-0123456789tfn{['
@@ -44,7 +47,11 @@ class Shape:
     min_items: int = 0
     max_items: int | None = None
     values: frozenset[str] | None = None  # string: a closed set (an enum, or values pinned to the request)
+    min_length: int = 0  # string
     max_length: int | None = None  # string
+    integer: bool = False  # number: no fraction, no exponent
+    minimum: float | None = None  # number
+    maximum: float | None = None  # number
 
     def under(self, key: str) -> Shape:
         return self.fields.get(key) or self.other or ANY
@@ -78,7 +85,10 @@ def shape_of(schema: Mapping, root: Mapping) -> Shape:
         return Shape(starts="[", items=shape_of(schema.get("items", {}), root),
                      min_items=schema.get("minItems", 0), max_items=schema.get("maxItems"))
     if kind == "string":
-        return Shape(starts='"', max_length=schema.get("maxLength"))
+        return Shape(starts='"', min_length=schema.get("minLength", 0), max_length=schema.get("maxLength"))
+    if kind in ("integer", "number"):
+        return Shape(starts=_START_CHARS[kind], integer=kind == "integer", minimum=schema.get("minimum"),
+                     maximum=schema.get("maximum"))
     return Shape(starts=_START_CHARS.get(kind, ANY_START)) if isinstance(kind, str) else ANY
 
 
@@ -139,11 +149,12 @@ class JsonArgs:
             return ""
         frame = self.stack[-1]
         if self.in_string:
-            if self.string_is_key or self.escape or self.hex_left or self._allowed_values() is not None:
+            if (self.string_is_key or self.escape or self.hex_left or self._allowed_values() is not None
+                    or len(self.token) < self._value_shape().min_length):
                 return None
             suffix, pending = '"', True
         elif self.token:
-            if not _scalar_ok(self.token):
+            if not _scalar_ok(self.token, self._value_shape()):
                 return None
             suffix, pending = "", True
         elif frame.expect == "comma" or frame.expect == "first_key" or (
@@ -187,7 +198,7 @@ class JsonArgs:
 
     def _close_scalar(self) -> bool:
         word, self.token = self.token, ""
-        if not _scalar_ok(word):
+        if not _scalar_ok(word, self._value_shape()):
             return False
         self._end_value()
         return True
@@ -218,7 +229,7 @@ class JsonArgs:
                 frame.key, frame.expect = text, "colon"
                 return True
             allowed = self._allowed_values()
-            if allowed is not None and text not in allowed:
+            if (allowed is not None and text not in allowed) or len(text) < self._value_shape().min_length:
                 return False
             self._end_value()
             return True
@@ -242,7 +253,8 @@ class JsonArgs:
         if self.token:  # reading a number or literal
             if char in _NUMBER or char.isalpha():
                 candidate = self.token + char
-                ok = char in _NUMBER if candidate[0] in _NUMBER else any(l.startswith(candidate) for l in _LITERALS)
+                ok = (_number_prefix_ok(candidate, self._value_shape()) if candidate[0] in _NUMBER
+                      else any(lit.startswith(candidate) for lit in _LITERALS))
                 if ok:
                     self.token = candidate
                 return ok
@@ -278,7 +290,8 @@ class JsonArgs:
                 self.stack.append(_Frame("array", "value", shape, key=frame.key))
             else:
                 self.token = char
-                return char in _NUMBER or any(lit.startswith(char) for lit in _LITERALS)
+                return (_number_prefix_ok(char, shape) if char in _NUMBER
+                        else any(lit.startswith(char) for lit in _LITERALS))
             return True
         # expect comma
         if char == ",":
@@ -308,9 +321,25 @@ class JsonArgs:
         return all(self.feed(c) for c in text)
 
 
-def _scalar_ok(word: str) -> bool:
-    """A complete JSON number or literal (Python's float() also takes `2.` and `+1`, JSON does not)."""
-    return bool(_JSON_NUMBER.fullmatch(word)) or word in _LITERALS
+def _scalar_ok(word: str, shape: Shape) -> bool:
+    """A complete JSON literal, or number within the shape's type and bounds (Python's float() also takes `2.`
+    and `+1`; JSON does not)."""
+    if word in _LITERALS:
+        return True
+    if not (_INTEGER if shape.integer else _JSON_NUMBER).fullmatch(word):
+        return False
+    value = float(word)
+    return ((shape.minimum is None or value >= shape.minimum)
+            and (shape.maximum is None or value <= shape.maximum))
+
+
+def _number_prefix_ok(text: str, shape: Shape) -> bool:
+    """`text` can still grow into a number the shape takes (digits past the maximum are refused early)."""
+    if not (_INTEGER_PREFIX if shape.integer else _NUMBER_PREFIX).fullmatch(text):
+        return False
+    if text.startswith("-") and shape.minimum is not None and shape.minimum >= 0:
+        return False
+    return not (text.isdigit() and shape.maximum is not None and int(text) > shape.maximum)
 
 
 @dataclass

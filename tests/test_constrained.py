@@ -183,9 +183,9 @@ def test_a_report_cut_anywhere_closes_at_its_last_complete_element() -> None:
     assert rationale == "quiet and"  # free text cut short is closed where it stopped
 
 
-@pytest.mark.parametrize(("number", "kept"), [("2.", 2), ("2.5e", 2.5), ("-", None), ("0", 0), ("12.75", 12.75)])
+@pytest.mark.parametrize(("number", "kept"), [("2.", 2), ("2.5e", 2.5), ("2.5e-", 2.5), ("0", 0), ("12.75", 12.75)])
 def test_a_cut_number_closes_only_where_json_reads_it(number: str, kept: float | None) -> None:
-    """`finish` must not close a cut number that Python's float() reads but JSON does not (`2.`, `2.5e`, `-`)."""
+    """`finish` must not close a cut number that Python's float() reads but JSON does not (`2.`, `2.5e`)."""
     checker = call_checker(SCHEMAS)
     assert _drive(checker, '{"tool": "search_products", "arguments": {"query": "tent", "max_price": ' + number)
     arguments = json.loads(checker.finish())["arguments"]
@@ -197,11 +197,13 @@ FRAGMENTS = ['"', "{", "}", "[", "]", ",", ", ", ": ", ":", " ", "2", ".", "5", 
              "summary", "nothing_fits", "comparison", "quiet", "\\", "u", "n", "query", "max_price", "spec_min", "specs",
              "page", "sort", "rating", "submit_report", "search_products", "compare_products", "product_ids", "fields",
              '{"', '"claims": [', '"recommendations": [', '"comparison": [', '"rationale": "', '"summary": "', '", "',
-             '"}', '"}, {', "]}", "]", "I check. ", "\n"]
+             '"}', '"}, {', "]}", "]", "I check. ", "\n", "search_web", "ask_user", "question", "read_reviews",
+             "open_page", "doc_id", "22", "222"]
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
-@given(st.sampled_from([None, "submit_report", "compare_products"]), st.sampled_from([0, 40]),
+@given(st.sampled_from([None, "submit_report", "compare_products", "search_web", "ask_user", "read_reviews",
+                        "open_page"]), st.sampled_from([0, 40]),
        st.lists(st.integers(0, len(FRAGMENTS) - 1), max_size=160))
 def test_whatever_a_decoder_writes_finishes_into_a_valid_call(tool: str | None, thought_chars: int,
                                                               choices: list[int]) -> None:
@@ -238,3 +240,17 @@ def test_a_line_of_reasoning_may_open_the_turn() -> None:
     assert direct.feed_text("{") and direct.forced() == '"tool": "'  # a first `{` is the call itself
     assert call_checker(SCHEMAS, thought_chars=40).finish() == ""
     assert not call_checker(SCHEMAS).accepts("I")  # without thought_chars the call starts at once
+
+
+def test_numbers_and_strings_keep_to_their_bounds() -> None:
+    """Integer pages within their range, ratings up to 5, a question of at least 3 characters."""
+    checker = call_checker(SCHEMAS, ids=["P1"])
+    assert _drive(checker, '{"tool": "read_reviews", "arguments": {"product_id": "P1", "page": ')
+    assert not checker.accepts("-") and not checker.accepts("0,") and not checker.accepts("222")
+    assert not checker.accepts("2.5") and checker.accepts("200,") and checker.accepts("2, ")
+    assert _drive(checker, '2, "rating": ')
+    assert not checker.accepts("6") and checker.accepts("5}")
+    asking = call_checker(SCHEMAS)
+    assert _drive(asking, '{"tool": "ask_user", "arguments": {"question": "Wh')
+    assert not asking.accepts('"') and asking.accepts('y?"}}')
+    assert asking.finish() == ""  # too short to close: no valid call yet
