@@ -76,10 +76,10 @@ def _cell(mean: float, ci: tuple[float, float]) -> str:
 def markdown(comparison: Comparison) -> str:
     evals = comparison.evaluations
     first = next(iter(evals.values()))
-    lines = [f"Split `{first.split}`, {len({r.task_id for r in first.episodes})} distinct tasks; mean and 95% CI.", "",
-             "| policy | reward | " + " | ".join(DECISION) + " |", "|---" * (len(DECISION) + 2) + "|"]
+    lines = [f"Split `{first.split}`; mean and 95% CI over each policy's distinct tasks.", "",
+             "| policy | tasks | reward | " + " | ".join(DECISION) + " |", "|---" * (len(DECISION) + 3) + "|"]
     for label, e in evals.items():
-        lines.append(f"| {label} | {_cell(e.mean_reward, e.reward_ci95)} | "
+        lines.append(f"| {label} | {len({r.task_id for r in e.episodes})} | {_cell(e.mean_reward, e.reward_ci95)} | "
                      + " | ".join(_cell(e.parts[p].mean, e.parts[p].ci95) for p in DECISION) + " |")
     lines += ["", "| policy | " + " | ".join(DIMENSIONS) + " | E.Prod | pass^k (k, T) | call validity | setup |",
               "|---" * (len(DIMENSIONS) + 5) + "|"]

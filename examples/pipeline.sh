@@ -16,6 +16,7 @@ MIN_REWARD=${MIN_REWARD:-0.5}
 EPOCHS=${EPOCHS:-2}
 EVAL_EPISODES=${EVAL_EPISODES:-8}
 TEACHER_EPISODES=${TEACHER_EPISODES:-$EVAL_EPISODES}
+FREE_EPISODES=${FREE_EPISODES:-$EVAL_EPISODES}  # tasks for the grammar-off validity rows
 EVAL_SEED=${EVAL_SEED:-1}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 
@@ -27,7 +28,8 @@ mkdir -p "$out"
 cat > "$out/pipeline.json" <<JSON
 {"train_world_seed": $TRAIN_WORLD_SEED, "eval_world_seed": $EVAL_WORLD_SEED, "products": $PRODUCTS,
  "gen_episodes": $GEN_EPISODES, "gen_seed": $GEN_SEED, "min_reward": $MIN_REWARD, "epochs": $EPOCHS,
- "eval_episodes": $EVAL_EPISODES, "teacher_episodes": $TEACHER_EPISODES, "eval_seed": $EVAL_SEED,
+ "eval_episodes": $EVAL_EPISODES, "teacher_episodes": $TEACHER_EPISODES, "free_episodes": $FREE_EPISODES,
+ "eval_seed": $EVAL_SEED,
  "train_args": "$TRAIN_ARGS"}
 JSON
 
@@ -57,7 +59,7 @@ common=(--catalog "$out/world-eval" --split test --seed "$EVAL_SEED")
   --out "$out/eval/student-run" --save "$out/eval/student.json"
 for who in base student; do  # tool-call validity with the grammar off (an invalid call ends the research)
   adapter=(); if [ "$who" = student ]; then adapter=(--adapter "$out/student/adapter.gguf"); fi
-  "$shopgym" evaluate --policy llm "${common[@]}" --episodes "$EVAL_EPISODES" "${adapter[@]}" --no-grammar \
+  "$shopgym" evaluate --policy llm "${common[@]}" --episodes "$FREE_EPISODES" "${adapter[@]}" --no-grammar \
     --out "$out/eval/$who-free-run" --save "$out/eval/$who-no-grammar.json"
 done
 "$shopgym" evaluate --policy teacher "${common[@]}" --episodes "$TEACHER_EPISODES" --out "$out/eval/teacher-run" \

@@ -164,3 +164,7 @@ def test_a_turn_longer_than_the_student_s_decoding_cap_is_dropped(records) -> No
     for kind in longest:
         tight = roomy.model_copy(update={f"{kind}_tokens": longest[kind] - 1})
         assert not F.within_decoding_caps(words, internalize, tight).keep(record), kind
+    longest_reflection = max(len(m.content) for m in turns if m.tool_call is not None)
+    assert longest_reflection > 0  # the scripted drafts were rejected: call turns open with a reflection
+    assert not F.within_decoding_caps(words, internalize, roomy.model_copy(
+        update={"thought_chars": longest_reflection - 1})).keep(record)
