@@ -20,7 +20,7 @@ echo "== a test-split shopper's observable history =="
 "$shopgym" catalog history "$world" --split test
 echo
 echo "== the pipeline at demo scale: 12 supervised episodes -> distill -> 2 epochs of LoRA -> 5 held-out tasks =="
-GEN_EPISODES=12 EPOCHS=2 EVAL_EPISODES=5 TEACHER_EPISODES=3 bash "$(dirname "$0")/pipeline.sh" "$shopgym" "$out"
+GEN_EPISODES=12 EPOCHS=2 EVAL_EPISODES=5 TEACHER_EPISODES=3 FREE_EPISODES=3 bash "$(dirname "$0")/pipeline.sh" "$shopgym" "$out"
 "$shopgym" show "$out/run"
 echo "open $out/run/trajectories.html to read the teacher's trajectories turn by turn"
 echo "this scale shows the machinery, not the claim: \`make fidelity\` runs it at the scale the claim needs"
