@@ -190,6 +190,10 @@ class LlamaBackend:
         return Completion(text=text, sampled=sampled, forced=forced, evaluated=evaluated, reused=reused,
                           rejected=rejected, prompt_tokens=len(prompt))
 
+    def _fits(self, token: int, checker: CallChecker) -> bool:
+        """A token that writes text the checker accepts (an end-of-turn token writes none: the call is not done)."""
+        return token not in self._end_ids and bool(self._pieces[token]) and checker.accepts(self._pieces[token])
+
     def _choose(self, logits: np.ndarray, temperature: float, rng: np.random.Generator,
                 checker: CallChecker | None) -> tuple[int, int]:
         """The sampled token, or with a checker the best-ranked token the checker accepts (and how many it refused)."""
@@ -202,11 +206,10 @@ class LlamaBackend:
             probs /= probs.sum()
             token = int(rng.choice(len(probs), p=probs))
             order = None
-        if checker is None or checker.accepts(self._pieces[token]):
+        if checker is None or self._fits(token, checker):
             return token, 0
         order = np.argsort(-logits, kind="stable") if order is None else order
         for rank, candidate in enumerate(order):
-            candidate = int(candidate)
-            if candidate not in self._end_ids and self._pieces[candidate] and checker.accepts(self._pieces[candidate]):
-                return candidate, rank + 1
+            if self._fits(int(candidate), checker):
+                return int(candidate), rank + 1
         return -1, len(order)  # a dead end: the caller closes the call where it stands

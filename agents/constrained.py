@@ -113,6 +113,7 @@ class JsonArgs:
     in_string: bool = False
     escape: bool = False
     hex_left: int = 0  # hex digits still due in a \uXXXX escape
+    length: int = 0  # characters of the string being read, escapes decoded
     string_is_key: bool = False
     done: bool = False
     prev: str = "{"  # last character outside strings: one space may follow only ':' or ','
@@ -123,7 +124,7 @@ class JsonArgs:
 
     def copy(self) -> JsonArgs:
         return JsonArgs(self.ids, self.shape, [replace(f) for f in self.stack], self.token, self.in_string,
-                        self.escape, self.hex_left, self.string_is_key, self.done, self.prev)
+                        self.escape, self.hex_left, self.length, self.string_is_key, self.done, self.prev)
 
     @property
     def at_top(self) -> bool:
@@ -150,7 +151,7 @@ class JsonArgs:
         frame = self.stack[-1]
         if self.in_string:
             if (self.string_is_key or self.escape or self.hex_left or self._allowed_values() is not None
-                    or len(self.token) < self._value_shape().min_length):
+                    or self.length < self._value_shape().min_length):
                 return None
             suffix, pending = '"', True
         elif self.token:
@@ -207,12 +208,14 @@ class JsonArgs:
         if self.hex_left:
             self.hex_left -= 1
             self.token += char
-            return char in "0123456789abcdefABCDEF"
+            self.length += not self.hex_left
+            return char in "0123456789abcdefABCDEF" and self._length_ok()
         if self.escape:
             self.escape = False
             self.token += char
             self.hex_left = 4 if char == "u" else 0
-            return char in _ESCAPES
+            self.length += not self.hex_left
+            return char in _ESCAPES and self._length_ok()
         if char == "\\":
             self.escape = True  # escapes never occur in ids, enum values or schema keys
             if self.string_is_key:
@@ -229,20 +232,24 @@ class JsonArgs:
                 frame.key, frame.expect = text, "colon"
                 return True
             allowed = self._allowed_values()
-            if (allowed is not None and text not in allowed) or len(text) < self._value_shape().min_length:
+            if (allowed is not None and text not in allowed) or self.length < self._value_shape().min_length:
                 return False
             self._end_value()
             return True
         if ord(char) < 32:
             return False
         self.token += char
+        self.length += 1
         if self.string_is_key:
             return self._key_ok(self.token, complete=False)
         allowed = self._allowed_values()
         if allowed is not None:
             return any(value.startswith(self.token) for value in allowed)
-        limit = self._value_shape().max_length
-        return limit is None or len(self.token) <= limit
+        return self._length_ok()
+
+    def _length_ok(self) -> bool:
+        limit = None if self.string_is_key else self._value_shape().max_length
+        return limit is None or self.length <= limit
 
     def feed(self, char: str) -> bool:
         """Advance by one character; False when the text can no longer be valid."""
@@ -283,8 +290,9 @@ class JsonArgs:
             if char not in shape.starts:
                 return False
             if char == '"':
-                self.in_string, self.string_is_key = True, False
-            elif char == "{":
+                self.in_string, self.string_is_key, self.length = True, False, 0
+                return self._allowed_values() != frozenset()  # an empty closed set (no id retrieved) has no string
+            if char == "{":
                 self.stack.append(_Frame("object", "first_key", shape))
             elif char == "[":
                 self.stack.append(_Frame("array", "value", shape, key=frame.key))
@@ -297,6 +305,8 @@ class JsonArgs:
         if char == ",":
             if frame.kind == "array" and frame.shape.max_items is not None and frame.count >= frame.shape.max_items:
                 return False
+            if frame.kind == "object" and frame.shape.keys is not None and not frame.shape.keys - frame.used:
+                return False  # every allowed key is in: only `}` may follow
             frame.expect = "key" if frame.kind == "object" else "value"
             return True
         if (char == "}" and frame.kind == "object") or (char == "]" and frame.kind == "array"):
@@ -337,9 +347,15 @@ def _number_prefix_ok(text: str, shape: Shape) -> bool:
     """`text` can still grow into a number the shape takes (digits past the maximum are refused early)."""
     if not (_INTEGER_PREFIX if shape.integer else _NUMBER_PREFIX).fullmatch(text):
         return False
-    if text.startswith("-") and shape.minimum is not None and shape.minimum >= 0:
-        return False
-    return not (text.isdigit() and shape.maximum is not None and int(text) > shape.maximum)
+    if shape.minimum is None and shape.maximum is None or text.startswith("-"):
+        return not (text.startswith("-") and shape.minimum is not None and shape.minimum >= 0)
+    if "e" in text.lower():
+        return False  # no exponent where bounds apply: its digits could only be refused one by one
+    whole, dot, _ = text.partition(".")
+    value = float(text.rstrip("."))
+    reachable = int(whole) + 1 if dot or whole == "0" else float("inf")  # appended digits only ever grow it
+    return ((shape.maximum is None or value <= shape.maximum)
+            and (shape.minimum is None or reachable > shape.minimum))
 
 
 @dataclass
@@ -405,6 +421,8 @@ class CallChecker:
                 return AFTER_NAME
             common = _common_prefix(matches)
             return common[len(self.name):]
+        if self.phase == "middle":
+            return AFTER_NAME[self.middle:]
         if self.phase == "close":
             return "}"
         if self.phase == "args":
@@ -463,14 +481,11 @@ class CallChecker:
             if self.args.done:
                 self.phase = "close"
             return True
-        if self.phase == "close":
-            if char in _WS:
-                return True
+        if self.phase == "close":  # one line: a newline here would split the turn in the wrong place
             if char == "}":
                 self.phase = "done"
-                return True
-            return False
-        return char in _WS  # done: only trailing whitespace
+            return char in " }"
+        return False  # done: nothing follows the call
 
     @property
     def complete(self) -> bool:

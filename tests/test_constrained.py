@@ -183,13 +183,14 @@ def test_a_report_cut_anywhere_closes_at_its_last_complete_element() -> None:
     assert rationale == "quiet and"  # free text cut short is closed where it stopped
 
 
-@pytest.mark.parametrize(("number", "kept"), [("2.", 2), ("2.5e", 2.5), ("2.5e-", 2.5), ("0", 0), ("12.75", 12.75)])
+@pytest.mark.parametrize(("number", "kept"), [("2.", 2), ("2.5e", 2.5), ("2.5e-", 2.5), ("-", None), ("0", 0),
+                                              ("12.75", 12.75)])
 def test_a_cut_number_closes_only_where_json_reads_it(number: str, kept: float | None) -> None:
-    """`finish` must not close a cut number that Python's float() reads but JSON does not (`2.`, `2.5e`)."""
+    """`finish` must not close a cut number that Python's float() reads but JSON does not (`2.`, `2.5e`, `-`)."""
     checker = call_checker(SCHEMAS)
-    assert _drive(checker, '{"tool": "search_products", "arguments": {"query": "tent", "max_price": ' + number)
+    assert _drive(checker, '{"tool": "search_products", "arguments": {"query": "tent", "spec_min": {"weight": ' + number)
     arguments = json.loads(checker.finish())["arguments"]
-    assert arguments.get("max_price") == kept
+    assert arguments["spec_min"].get("weight") == kept
 
 
 FRAGMENTS = ['"', "{", "}", "[", "]", ",", ", ", ": ", ":", " ", "2", ".", "5", "e", "-", "0", "true", "false", "null",
@@ -250,7 +251,32 @@ def test_numbers_and_strings_keep_to_their_bounds() -> None:
     assert not checker.accepts("2.5") and checker.accepts("200,") and checker.accepts("2, ")
     assert _drive(checker, '2, "rating": ')
     assert not checker.accepts("6") and checker.accepts("5}")
+    assert checker.accepts("5}") and not checker.accepts("0")  # rating is 1 to 5
+    paging = call_checker(SCHEMAS)
+    assert _drive(paging, '{"tool": "search_products", "arguments": {"page": ')
+    assert not paging.accepts("0") and not paging.accepts("1e") and paging.accepts("100}")
+    assert _drive(paging, '1, "min_rating": ')
+    assert paging.accepts("4.5,") and not paging.accepts("5.5") and not paging.accepts("5e")
     asking = call_checker(SCHEMAS)
     assert _drive(asking, '{"tool": "ask_user", "arguments": {"question": "Wh')
     assert not asking.accepts('"') and asking.accepts('y?"}}')
     assert asking.finish() == ""  # too short to close: no valid call yet
+    escaped = call_checker(SCHEMAS)
+    assert _drive(escaped, '{"tool": "ask_user", "arguments": {"question": "\\u0041')
+    assert not escaped.accepts('"')  # one character once decoded, not six
+
+
+def test_no_step_leads_into_a_dead_end() -> None:
+    """Each accepted step leaves a way to finish: no comma once every key is in, no id string without ids."""
+    done = call_checker(SCHEMAS)
+    assert _drive(done, '{"tool": "search_web", "arguments": {"query": "tents"')
+    assert not done.accepts(",") and done.accepts("}}")
+    empty = call_checker([s for s in SCHEMAS if s["name"] == "submit_report"], ids=[])
+    assert _drive(empty, '{"tool": "submit_report", "arguments": {"report": {"recommendations": [{"product_id": ')
+    assert not empty.accepts('"')
+    own = call_checker(SCHEMAS)
+    assert _drive(own, '{"tool": "search_web"')
+    assert own.forced() == ', "arguments": {'  # the rest of the fixed middle, whoever wrote its first character
+    closing = call_checker(SCHEMAS)
+    assert _drive(closing, '{"tool": "search_web", "arguments": {"query": "x"}')
+    assert not closing.accepts("\n}") and closing.accepts("}")  # one line, so the turn splits where it should
