@@ -35,11 +35,11 @@ def default_run_dir(cache: Path, key: dict) -> Path:
 
 
 def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, seed: int, model: Path | None,
-                 decoding: Decoding, out: Path, progress: bool = False) -> Evaluation:
-    """Run (or resume) the LLM policy's episodes in `out` and summarize them."""
+                 decoding: Decoding, out: Path, progress: bool = False, workers: int = 1) -> Evaluation:
+    """Run (or resume) the LLM policy's episodes in `out` (over `workers` processes) and summarize them."""
     if policy not in LLM_POLICIES:
         raise ValueError(f"unknown LLM policy {policy!r}; valid: {', '.join(LLM_POLICIES)}")
-    generate(str(catalog) if catalog else None, split, episodes, 1, seed, str(model) if model else None,
+    generate(str(catalog) if catalog else None, split, episodes, workers, seed, str(model) if model else None,
              LLM_POLICIES[policy], out, progress=progress, decoding=decoding)
     records = read_trajectories(out / "trajectories.jsonl")
     env = ProductResearchEnv(catalog=catalog, split=split)

@@ -5,8 +5,8 @@
 - `manifest.json` is written once, before the first episode: the run's config, the seed and task of every
   episode, and `manifest_extra` (model file hashes, catalog content hash, env/tool-schema hash, llama.cpp
   build and thread count: whatever the caller says decides the output). A later `run` on the same folder
-  resumes it only if config (all but `workers`) and `manifest_extra` are unchanged; otherwise it raises
-  `RunConfigChanged` naming the differing keys.
+  resumes it only if config and `manifest_extra` are unchanged but for `RESUMABLE_CHANGES` (workers,
+  threads); otherwise it raises `RunConfigChanged` naming the differing keys.
 - `trajectories.jsonl` gets one `TrajectoryRecord` per finished episode, in finishing order (not index order;
   `read_trajectories` sorts), each line flushed and fsync-ed before the next. Only the parent writes. A line
   counts once its newline is on disk: on resume a torn or unparsable *last* line is reported on stderr and
@@ -45,8 +45,9 @@ MANIFEST = "manifest.json"
 TRAJECTORIES = "trajectories.jsonl"
 LOCK = ".lock"
 MANIFEST_FORMAT = "shopgym.run/1"
-#: config fields a resume may change: they decide how fast the run goes, not what it writes
-RESUMABLE_CHANGES = frozenset({"workers"})
+#: config or manifest_extra keys a resume may change: they decide how fast the run goes, not what it writes
+#: (llama.cpp splits a matmul by rows, never inside a dot product, so its output does not depend on threads)
+RESUMABLE_CHANGES = frozenset({"workers", "n_threads"})
 #: `timings` keys read as generated tokens (first present wins), for tokens/s
 TOKEN_KEYS = ("tokens", "generated_tokens", "tokens_generated")
 
@@ -158,7 +159,7 @@ def _check_manifest(path: Path, fresh: dict) -> None:
     diffs: list[tuple[str, Any, Any]] = []
     for section in ("config", "manifest_extra"):
         before, after = old.get(section, {}), fresh[section]
-        if section == "config" and isinstance(before, dict):
+        if isinstance(before, dict):
             before = {k: v for k, v in before.items() if k not in RESUMABLE_CHANGES}
             after = {k: v for k, v in after.items() if k not in RESUMABLE_CHANGES}
         diffs += _differences(before, after, section)

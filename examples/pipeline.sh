@@ -18,6 +18,7 @@ EVAL_EPISODES=${EVAL_EPISODES:-8}
 TEACHER_EPISODES=${TEACHER_EPISODES:-$EVAL_EPISODES}
 FREE_EPISODES=${FREE_EPISODES:-$EVAL_EPISODES}  # tasks for the grammar-off validity rows
 EVAL_SEED=${EVAL_SEED:-1}
+WORKERS=${WORKERS:-2}  # llama.cpp processes (threads split between them): 2 x 1 thread beats 1 x 2 on 2 cores
 TRAIN_ARGS=${TRAIN_ARGS:-}
 
 build() {  # seed, folder: build once (a rerun keeps the finished world)
@@ -39,7 +40,7 @@ build "$EVAL_WORLD_SEED" "$out/world-eval"
 
 echo "== 2/6 generate $GEN_EPISODES supervised trajectories (User, Research and Supervisor agents, SmolLM2-135M) =="
 "$shopgym" generate --catalog "$out/world-train" --split train --episodes "$GEN_EPISODES" --seed "$GEN_SEED" \
-  --mode supervised --out "$out/run"
+  --mode supervised --workers "$WORKERS" --out "$out/run"
 
 echo "== 3/6 distill (reward >= $MIN_REWARD) =="
 "$shopgym" distill "$out/run" --out "$out/data" --min-reward "$MIN_REWARD"
@@ -51,18 +52,19 @@ echo "== 4/6 train the LoRA student ($EPOCHS epochs) =="
 echo "== 5/6 evaluate on $EVAL_EPISODES held-out test tasks of the evaluation world (seed $EVAL_SEED) =="
 mkdir -p "$out/eval"
 common=(--catalog "$out/world-eval" --split test --seed "$EVAL_SEED")
+speed=(--workers "$WORKERS")
 "$shopgym" evaluate --policy heuristic "${common[@]}" --episodes "$EVAL_EPISODES" --save "$out/eval/heuristic.json"
 "$shopgym" evaluate --policy random "${common[@]}" --episodes "$EVAL_EPISODES" --save "$out/eval/random.json"
-"$shopgym" evaluate --policy llm "${common[@]}" --episodes "$EVAL_EPISODES" --out "$out/eval/base-run" \
+"$shopgym" evaluate --policy llm "${common[@]}" "${speed[@]}" --episodes "$EVAL_EPISODES" --out "$out/eval/base-run" \
   --save "$out/eval/base.json"
-"$shopgym" evaluate --policy llm "${common[@]}" --episodes "$EVAL_EPISODES" --adapter "$out/student/adapter.gguf" \
+"$shopgym" evaluate --policy llm "${common[@]}" "${speed[@]}" --episodes "$EVAL_EPISODES" --adapter "$out/student/adapter.gguf" \
   --out "$out/eval/student-run" --save "$out/eval/student.json"
 for who in base student; do  # tool-call validity with the grammar off (an invalid call ends the research)
   adapter=(); if [ "$who" = student ]; then adapter=(--adapter "$out/student/adapter.gguf"); fi
-  "$shopgym" evaluate --policy llm "${common[@]}" --episodes "$FREE_EPISODES" "${adapter[@]}" --no-grammar \
+  "$shopgym" evaluate --policy llm "${common[@]}" "${speed[@]}" --episodes "$FREE_EPISODES" "${adapter[@]}" --no-grammar \
     --out "$out/eval/$who-free-run" --save "$out/eval/$who-no-grammar.json"
 done
-"$shopgym" evaluate --policy teacher "${common[@]}" --episodes "$TEACHER_EPISODES" --out "$out/eval/teacher-run" \
+"$shopgym" evaluate --policy teacher "${common[@]}" "${speed[@]}" --episodes "$TEACHER_EPISODES" --out "$out/eval/teacher-run" \
   --save "$out/eval/teacher.json"
 
 echo "== 6/6 compare =="

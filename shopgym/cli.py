@@ -129,7 +129,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         llm_only = [flag for flag, value in (("--model", args.model), ("--adapter", args.adapter),
                                              ("--no-grammar", args.no_grammar), ("--no-thoughts", args.no_thoughts),
-                                             ("--out", args.out)) if value]
+                                             ("--workers", args.workers != 1), ("--out", args.out)) if value]
         if llm_only:
             raise ValueError(f"{', '.join(llm_only)} apply to --policy llm or teacher, not {args.policy}")
         result = evaluate(args.policy, catalog, args.split, args.episodes, args.seed, progress=not args.json)
@@ -159,7 +159,8 @@ def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
            "episodes": args.episodes, "seed": args.seed, "model": args.model, **decoding.model_dump()}
     out = Path(args.out) if args.out else default_run_dir(cache_root(), key)
     return evaluate_llm(args.policy, catalog, args.split, args.episodes, args.seed,
-                        Path(args.model) if args.model else None, decoding, out, progress=not args.json)
+                        Path(args.model) if args.model else None, decoding, out, progress=not args.json,
+                        workers=args.workers)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -348,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="llm: no line of reasoning before a call (on by default: distilled turns open with one)")
     evaluate.add_argument("--temperature", type=float, default=0.0, help="llm/teacher: 0 is greedy")
     evaluate.add_argument("--trials", type=int, default=1, help="llm/teacher: runs per task, for pass^k")
+    evaluate.add_argument("--workers", type=int, default=1,
+                          help="llm/teacher: worker processes (threads split between them; the output is the same)")
     evaluate.add_argument("--out", help="llm/teacher: run folder, resumed by a rerun (default: under the cache)")
     evaluate.add_argument("--save", help="also write the evaluation's JSON document to this file")
     evaluate.set_defaults(run=_evaluate)

@@ -28,6 +28,12 @@ def test_two_real_supervised_episodes_with_the_embedded_model(world_dir: Path, t
         assert "SmolLM2" in record.model_ids["researcher"]
     assert main(argv) == 0  # a finished run resumes to nothing
     assert json.loads(capsys.readouterr().out)["episodes_done"] == 0
+    lines = (out / "trajectories.jsonl").read_bytes().splitlines(keepends=True)
+    (out / "trajectories.jsonl").write_bytes(b"".join(lines[:-1]))  # lose the last episode, resume on 1 thread
+    assert main([*argv, "--workers", "2"]) == 0 and json.loads(capsys.readouterr().out)["episodes_done"] == 1
+    again = {r.task_id: r for r in read_trajectories(out / "trajectories.jsonl")}
+    for record in records:  # the same text whatever the thread count (only timings differ)
+        assert again[record.task_id].messages == record.messages and again[record.task_id].reward == record.reward
     assert main(["show", str(out), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["episodes"] == 2 and records[0].task_id in Path(shown["html"]).read_text()
