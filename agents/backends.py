@@ -88,7 +88,7 @@ class ScriptedBackend:
 class LlamaBackend:
     """llama.cpp with one context (KV cache) per role, so switching roles never re-reads another's context."""
 
-    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 6144, n_threads: int | None = None,
+    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 8192, n_threads: int | None = None,
                  workers: int = 1, lora_path: str | Path | None = None) -> None:
         self.model_path = Path(model_path) if model_path else embedded_model_path()
         self.n_ctx = n_ctx
@@ -138,8 +138,9 @@ class LlamaBackend:
     def complete(self, prompt: Sequence[int], *, role: str, max_tokens: int, temperature: float = 0.0,
                  seed: int = 0, checker: CallChecker | None = None) -> Completion:
         llm = self._context(role)
-        if len(prompt) + max_tokens > self.n_ctx:
-            raise ValueError(f"prompt of {len(prompt)} tokens plus {max_tokens} to generate exceeds n_ctx={self.n_ctx}")
+        if len(prompt) >= self.n_ctx:
+            raise ValueError(f"a prompt of {len(prompt)} tokens leaves no room to generate in n_ctx={self.n_ctx}")
+        max_tokens = min(max_tokens, self.n_ctx - len(prompt))  # a full context ends the turn like its token cap
         evaluated, reused = self._prefill(llm, prompt)
         rng = np.random.default_rng(seed)
         out: list[str] = []

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+import shopgym.format as fmt
 from shopgym.schema import Message, TrajectoryRecord
 
 FORBIDDEN = re.compile(r"supervisor", re.IGNORECASE)
 _OPENERS = ["Before I act, I check my work.", "Let me check this step first.", "A quick check before I go on."]
 
 Rewriter = Callable[[str, str], str]  # (critique lines, template reflection) -> reflection
+REFLECTION_CHARS = fmt.DEFAULT_BUDGET.thought_chars  # the line of reasoning the student may write before a call
 
 
 def critique_points(critique: str) -> list[str]:
@@ -28,10 +30,11 @@ _OBJECTS = re.compile(r"\b[A-Z]{5}-\d+\b|\$\d+(?:\.\d\d)?|\b\d+(?:\.\d+)?\b")
 
 
 def valid_reflection(text: str, points: Sequence[str]) -> bool:
-    """One non-empty line (the student writes it before a call), never names the reviewer, and keeps every id,
-    price and number the critique named."""
+    """One non-empty line that fits the student's line of reasoning (it writes it before a call), never names
+    the reviewer, and keeps every id, price and number the critique named."""
     named = set(_OBJECTS.findall(" ".join(points)))
-    return bool(text) and "\n" not in text and not FORBIDDEN.search(text) and all(obj in text for obj in named)
+    return (bool(text) and "\n" not in text and len(text) <= REFLECTION_CHARS and not FORBIDDEN.search(text)
+            and all(obj in text for obj in named))
 
 
 def template_reflection(points: Sequence[str], turn: int) -> str:
@@ -39,6 +42,14 @@ def template_reflection(points: Sequence[str], turn: int) -> str:
     opener = _OPENERS[turn % len(_OPENERS)]
     body = " ".join(f"I must not miss this: {p[0].lower() + p[1:]}." if p else "" for p in points[:3])
     return f"{opener} {body}".strip()
+
+
+def fitting_points(points: Sequence[str], turn: int) -> list[str]:
+    """The first points (3 at most, 1 at least) whose template reflection fits one line of reasoning."""
+    count = 1
+    while count < min(3, len(points)) and len(template_reflection(points[:count + 1], turn)) <= REFLECTION_CHARS:
+        count += 1
+    return list(points[:count])
 
 
 def internalize(record: TrajectoryRecord, rewrite: Rewriter | None = None) -> list[Message]:
@@ -52,12 +63,13 @@ def internalize(record: TrajectoryRecord, rewrite: Rewriter | None = None) -> li
         if message.meta.get("draft"):
             continue
         if message.role == "assistant" and pending:
-            points = list(dict.fromkeys(pending))
+            points = fitting_points(list(dict.fromkeys(pending)), len(out))
             reflection = template_reflection(points, len(out))
             if rewrite is not None:  # an LLM rewrite must pass the same check as the template, else the template stays
                 candidate = rewrite("\n".join(points), reflection).strip()
                 reflection = candidate if valid_reflection(candidate, points) else reflection
-            content = reflection + ("\n" + message.content if message.content else "")
+            joint = "\n" if message.tool_call is None else " "  # before a call, the reasoning is one line
+            content = reflection + (joint + message.content if message.content else "")
             message = Message(role="assistant", agent="researcher", content=content, tool_call=message.tool_call)
             pending = []
         else:

@@ -30,8 +30,8 @@ class Budget(BaseModel):
 
     episode_tokens: int = 3072
     observation_chars: int = 800  # about 200 tokens of catalog text
-    call_tokens: int = 256  # a call with the line of reasoning that may open it
-    report_tokens: int = 1024  # the teacher's grounded reports run 500-800 tokens: the student must fit one
+    call_tokens: int = 320  # a call (a search may carry a 300-character query) and the reasoning that opens it
+    report_tokens: int = 1280  # the teacher's grounded reports run 500-1,000 tokens: the student must fit one
     thought_chars: int = 600  # the reasoning before a call: one line (a distilled reflection names 1-3 points)
     plan_tokens: int = 192  # a distilled plan turn (reflection + the corrected plan) runs 150-170 tokens
 

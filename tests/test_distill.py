@@ -15,7 +15,7 @@ from shopgym.agents.synthesis import run_episode
 from shopgym.distill import filters as F
 from shopgym.distill.dataset import distill
 from shopgym.format import from_trl, to_trl
-from shopgym.distill.internalize import critique_points, internalize, leaks
+from shopgym.distill.internalize import critique_points, fitting_points, internalize, leaks, template_reflection
 from shopgym.envs import ProductResearchEnv
 from shopgym.agents.researcher import PLAN_PROMPT
 from test_agents import BAD_CALL, BAD_REPORT, _researcher_script
@@ -49,6 +49,15 @@ def test_internalized_turns_keep_the_correction_and_drop_the_reviewer(records) -
     point = critique_points(next(m for m in record.messages if m.agent == "supervisor").content)[0]
     assert point[1:40] in first.content  # the reflection names what the critique corrected
     assert len([m for m in messages if m.tool_call]) == len(F.accepted_calls(record))
+
+
+def test_a_reflection_keeps_the_points_that_fit_one_line_of_reasoning() -> None:
+    short = ["add max_price=40", "use category 'tents'", "view PVDEY-12 first", "read its reviews"]
+    assert fitting_points(short, 0) == short[:3]  # three at most
+    long = ["x" * 250, "y" * 250, "z" * 250]
+    kept = fitting_points(long, 0)
+    assert kept == long[:2] and len(template_reflection(kept, 0)) <= fmt.DEFAULT_BUDGET.thought_chars
+    assert fitting_points(["w" * 900], 0) == ["w" * 900]  # one point always stays (the filter judges the turn)
 
 
 def test_training_text_equals_the_prompt_format_rendering(records, tmp_path: Path) -> None:
