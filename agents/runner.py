@@ -4,7 +4,7 @@
 
 - `manifest.json` is written once, before the first episode: the run's config, the seed and task of every
   episode, and `manifest_extra` (model file hashes, catalog content hash, env/tool-schema hash, llama.cpp
-  build and thread count: whatever the caller says decides the output). A later `run` on the same folder
+  build: whatever the caller says decides the output; the thread count rides along). A later `run` on the same folder
   resumes it only if config and `manifest_extra` are unchanged but for `RESUMABLE_CHANGES` (workers,
   threads); otherwise it raises `RunConfigChanged` naming the differing keys.
 - `trajectories.jsonl` gets one `TrajectoryRecord` per finished episode, in finishing order (not index order;

@@ -55,7 +55,7 @@ def _review_message(review: Review, adopted: bool = False) -> Message:
                          "checks": sorted({f.check for f in review.findings}), "adopted_correction": adopted})
 
 
-def _thought(action: Message | None, call: ToolCall | None) -> str:
+def _thought(action: Message | None, call: ToolCall) -> str:
     """The researcher's reasoning, when the call it opened is the one kept (not a correction put in its place)."""
     return action.content if action is not None and action.tool_call == call else ""
 
@@ -119,25 +119,25 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         if base.episode.steps_left <= 1:
             break
         action = researcher.act(episode.messages, sorted(base.episode.retrieved_products), seed + 100 * turn)
-        call = action.tool_call if action is not None else None
-        if call is not None and call.tool == "submit_report":
+        if action is not None and action.tool_call.tool == "submit_report":
             break
         if mode == "supervised":
-            call, done = _supervise_call(env, researcher, supervisor, episode, call, seed + 100 * turn, flags)
+            action, done = _supervise_call(env, researcher, supervisor, episode, action, seed + 100 * turn, flags)
             if done:
                 break
-        if call is None:
+        if action is None:
             break
+        call = action.tool_call
         snapshot = base.snapshot()
         observation, _, _, _, info = env.step(call.model_dump())
         if info["error"] and mode == "supervised":  # rejected after the fact: undo it without a trace
             base.restore(snapshot)
-            episode.log(Message(role="assistant", agent="researcher", tool_call=call, meta={"draft": True}))
+            episode.log(action.model_copy(update={"meta": {"draft": True}}))
             episode.log(Message(role="user", agent="supervisor", content=f"Reviewer: {observation['text']}",
                                 meta={"state": State.CHECK_TOOLCALL.value, "verdict": "revise", "undone": True}))
             continue
         supervisor.observe(call, observation["text"])
-        episode.accept(Message(role="assistant", agent="researcher", content=_thought(action, call), tool_call=call))
+        episode.accept(action)
         episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
     if mode == "supervised":  # before the report, the grounded steps the researcher skipped
         while base.episode.steps_left > 1 and (call := supervisor.correct_call()) is not None:
@@ -201,22 +201,28 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
 
 
 def _supervise_call(env: ProductResearchEnv, researcher: ResearchAgent, supervisor: Supervisor, episode: Episode,
-                    call: ToolCall | None, seed: int, flags: list[str]) -> tuple[ToolCall | None, bool]:
-    """Check a call until accepted; cap hit -> the supervisor's next grounded step. (call, time to report)."""
+                    action: Message | None, seed: int, flags: list[str]) -> tuple[Message | None, bool]:
+    """Check the researcher's turn until its call is accepted; cap hit -> the supervisor's next grounded step.
+
+    Returns (the turn to take, time to report).
+    """
     base = env.unwrapped
     for round_ in range(1, CAPS["toolcall"] + 1):
+        call = action.tool_call if action is not None else None
         review = supervisor.review_call(call, round_)
         if review.verdict == "accept":
-            return call, False
-        episode.log(Message(role="assistant", agent="researcher", tool_call=call, meta={"draft": True}))
+            return action, False
+        episode.log(Message(role="assistant", agent="researcher", content=action.content if action else "",
+                            tool_call=call, meta={"draft": True}))
         episode.log(_review_message(review, adopted=round_ == CAPS["toolcall"]))
         if round_ == CAPS["toolcall"]:
             flags.append("toolcall")
             corrected = supervisor.correct_call()
-            return corrected, corrected is None
+            if corrected is None:
+                return None, True
+            return Message(role="assistant", agent="researcher", tool_call=corrected), False
         action = researcher.act(episode.researcher_context(review.critique), sorted(base.episode.retrieved_products),
                                 seed + round_)
-        call = action.tool_call if action is not None else None
-        if call is not None and call.tool == "submit_report":
+        if action is not None and action.tool_call.tool == "submit_report":
             return None, True
-    return call, False
+    return action, False

@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
+    if args.workers < 2:
+        parser.error("--workers must be at least 2 (it is compared with 1)")
     rates, texts = {}, {}
     with tempfile.TemporaryDirectory() as scratch:
         for workers in (1, args.workers):

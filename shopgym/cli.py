@@ -6,6 +6,7 @@ With `--json` a verb writes exactly one JSON document to stdout; progress and lo
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -153,6 +154,8 @@ def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
     from shopgym.agents.generate import Decoding
     from shopgym.envs.default_world import cache_root
 
+    if args.no_thoughts and args.policy == "teacher":
+        raise ValueError("--no-thoughts applies to --policy llm: the teacher pipeline never writes reasoning lines")
     decoding = Decoding(adapter=args.adapter, grammar=not args.no_grammar, temperature=args.temperature,
                         trials=args.trials, thoughts=args.policy == "llm" and not args.no_thoughts)
     key = {"policy": args.policy, "catalog": str(catalog.resolve()) if catalog else None, "split": args.split,
@@ -227,9 +230,25 @@ def _distill(args: argparse.Namespace) -> int:
     def count(messages) -> int:
         return count_text(fmt.render(messages))
 
+    rewrite = None
+    if args.rewrite == "llm":
+        from shopgym.agents.backends import LlamaBackend
+
+        backend = LlamaBackend(args.model)
+
+        @functools.cache  # the filters and the writer internalize each record: one rewrite per reflection
+        def rewrite(points: str, template: str) -> str:
+            prompt = (f"{fmt.IM_START}system\nRewrite the note as one or two first-person sentences about what "
+                      f"to check before acting. Keep every id and number.{fmt.IM_END}\n{fmt.IM_START}user\n"
+                      f"{template}{fmt.IM_END}\n{fmt.IM_START}assistant\n")
+            return backend.complete(backend.tokenize(prompt), role="rewrite", max_tokens=80).text
+
+    def turns(record):  # what distill writes, so the filters measure the same text
+        return internalize(record, rewrite)
+
     chosen = [*F.default_filters(args.min_reward),
-              F.fits_context(lambda record: count(internalize(record)), args.max_tokens),
-              F.within_decoding_caps(count_text, internalize)]
+              F.fits_context(lambda record: count(turns(record)), args.max_tokens),
+              F.within_decoding_caps(count_text, turns)]
     if args.filters == "none":
         chosen = []
     elif args.filters != "default":
@@ -238,18 +257,6 @@ def _distill(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown filters {sorted(unknown)}; valid: {', '.join(f.name for f in chosen)}")
         chosen = [f for f in chosen if f.name in names]
-    rewrite = None
-    if args.rewrite == "llm":
-        from shopgym.agents.backends import LlamaBackend
-
-        backend = LlamaBackend(args.model)
-
-        def rewrite(points: str, template: str) -> str:
-            prompt = (f"{fmt.IM_START}system\nRewrite the note as one or two first-person sentences about what "
-                      f"to check before acting. Keep every id and number.{fmt.IM_END}\n{fmt.IM_START}user\n"
-                      f"{template}{fmt.IM_END}\n{fmt.IM_START}assistant\n")
-            return backend.complete(backend.tokenize(prompt), role="rewrite", max_tokens=80).text
-
     report = distill(records, chosen, Path(args.out), count_tokens=count, rewrite=rewrite)
     text = [f"kept {report.kept} of {report.total} runs; examples: {report.examples}"]
     text += [f"  dropped by {name}: {n}" for name, n in report.dropped.items()]

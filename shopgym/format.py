@@ -24,11 +24,10 @@ SYSTEM_TEXT = (
 
 
 class Budget(BaseModel):
-    """Token limits of one episode (defaults keep a whole episode near 3k tokens)."""
+    """Decoding caps of each kind of turn, and how much of a tool result the model sees."""
 
     model_config = ConfigDict(extra="forbid")
 
-    episode_tokens: int = 3072
     observation_chars: int = 800  # about 200 tokens of catalog text
     call_tokens: int = 320  # a call (a search may carry a 300-character query) and the reasoning that opens it
     report_tokens: int = 1280  # the teacher's grounded reports run 500-1,000 tokens: the student must fit one

@@ -50,6 +50,10 @@ def test_train_explains_a_wrong_data_folder(tmp_path: Path, capsys: pytest.Captu
 def test_llm_only_flags_are_refused_for_scripted_policies(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", "--policy", "heuristic", "--adapter", "a.gguf"]) == 2
     assert "--adapter" in capsys.readouterr().err
+    assert main(["evaluate", "--policy", "heuristic", "--workers", "2"]) == 2
+    assert "--workers" in capsys.readouterr().err
+    assert main(["evaluate", "--policy", "teacher", "--no-thoughts"]) == 2
+    assert "--no-thoughts applies to --policy llm" in capsys.readouterr().err
 
 
 def test_evaluate_llm_resumes_its_run_and_compare_tables_it(world_dir: Path, tmp_path: Path,
