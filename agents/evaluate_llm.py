@@ -10,6 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import shopgym.format as fmt
 from shopgym.envs import ProductResearchEnv
 from shopgym.schema import TrajectoryRecord
 
@@ -29,7 +30,8 @@ def episode_result(record: TrajectoryRecord) -> EpisodeResult:
 
 
 def default_run_dir(cache: Path, key: dict) -> Path:
-    """A run folder named by everything that decides its content, so a rerun resumes it."""
+    """A run folder named by everything that decides its content (the turn caps included), so a rerun resumes it."""
+    key = {**key, "budget": fmt.DEFAULT_BUDGET.model_dump()}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return cache / "evaluations" / f"{key['policy']}-{digest}"
 
