@@ -6,7 +6,7 @@ On the same distilled examples (DATA_DIR/train.jsonl, as `shopgym distill` wrote
 - bare: the base model with every weight trainable, `model(ids, labels=ids).loss.backward()` per example
   (full logits, no optimizer step): the cost of one training pass through the model;
 - lora: `shopgym.train.train` itself (LoRA on attention and MLP, loss on assistant tokens, AdamW steps,
-  checkpoints), with and without gradient checkpointing.
+  checkpoints), with and without gradient checkpointing, and with bfloat16 autocast (weights stay float32).
 Speeds are measured side by side in this process; peak memory (resident set, Linux `VmHWM`) is measured
 for each arm again in a fresh process, so one arm's allocations never count against another.
 Writes `benchmarks/out/train.json`.
@@ -50,16 +50,18 @@ def bare(folder: Path, examples) -> float:
     return tokens / (time.perf_counter() - began)
 
 
-def lora(folder: Path, examples, checkpointing: bool) -> float:
+def lora(folder: Path, examples, checkpointing: bool, bf16: bool = False) -> float:
     model, _ = load_base(folder)
-    config = TrainConfig(max_steps=len(examples), grad_accum=1, gradient_checkpointing=checkpointing, save_every=10**6)
+    config = TrainConfig(max_steps=len(examples), grad_accum=1, gradient_checkpointing=checkpointing, bf16=bf16,
+                         save_every=10**6)
     with tempfile.TemporaryDirectory() as out:
         _, result = train(model, examples, config, Path(out), progress=False)
     return result.tokens_per_second
 
 
 ARMS = {"bare": bare, "lora": lambda folder, examples: lora(folder, examples, checkpointing=False),
-        "lora_checkpointing": lambda folder, examples: lora(folder, examples, checkpointing=True)}
+        "lora_checkpointing": lambda folder, examples: lora(folder, examples, checkpointing=True),
+        "lora_checkpointing_bf16": lambda folder, examples: lora(folder, examples, checkpointing=True, bf16=True)}
 
 
 def main() -> None:
@@ -89,6 +91,7 @@ def main() -> None:
         **{f"{name}_peak_mb": round(mb) for name, mb in memory.items()},
         "lora_over_bare": round(arms["lora"] / arms["bare"], 3),
         "lora_checkpointing_over_bare": round(arms["lora_checkpointing"] / arms["bare"], 3),
+        "lora_checkpointing_bf16_over_bare": round(arms["lora_checkpointing_bf16"] / arms["bare"], 3),
     }
     OUT.mkdir(exist_ok=True)
     (OUT / "train.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -267,11 +267,13 @@ def _distill(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from shopgym.agents.backends import embedded_model_path
     from shopgym.envs.default_world import cache_root
-    from shopgym.train import TrainConfig, default_device, train_student
+    from shopgym.train import TrainConfig, bf16_supported, default_device, train_student
 
     chosen = {key: getattr(args, key) for key in ("epochs", "max_steps", "rank", "alpha", "learning_rate",
                                                   "grad_accum", "seed") if getattr(args, key) is not None}
-    config = TrainConfig(**chosen, device=args.device or default_device())
+    device = args.device or default_device()
+    bf16 = bf16_supported(device) if args.precision == "auto" else args.precision == "bf16"
+    config = TrainConfig(**chosen, device=device, bf16=bf16)
     base = Path(args.base) if args.base else embedded_model_path()
     summary = train_student(Path(args.data), base, Path(args.out), config, cache_root() / "hf-base",
                             progress=not args.json)
@@ -412,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--grad-accum", type=int, help="examples per optimizer step")
     trn.add_argument("--seed", type=int)
     trn.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when present, else cpu")
+    trn.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                     help="forward matmuls in bfloat16 (auto: when the device has native bfloat16; weights stay fp32)")
     trn.set_defaults(run=_train)
     return parser
 

@@ -76,6 +76,17 @@ def test_the_loss_is_the_mean_over_labelled_tokens_only() -> None:
     assert example.trained_tokens == 12
 
 
+def test_bf16_autocast_keeps_the_loss_and_float32_weights() -> None:
+    """bfloat16 only in the forward matmuls: the loss stays close, parameters and gradients stay float32."""
+    model = _tiny_llama()
+    example = _tiny_examples(1)[0]
+    full = example_loss(model, example, "cpu")
+    half = example_loss(model, example, "cpu", bf16=True)
+    assert half.dtype == torch.float32 and torch.allclose(half, full, rtol=2e-2)
+    half.backward()
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in model.parameters())
+
+
 def test_a_killed_run_resumes_to_the_same_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = TrainConfig(rank=4, alpha=8, learning_rate=1e-2, max_steps=6, grad_accum=2, warmup_ratio=0.2, save_every=2)
     straight, _ = train(_tiny_llama(), _tiny_examples(), config, tmp_path / "straight", progress=False)

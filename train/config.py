@@ -31,6 +31,7 @@ class TrainConfig(BaseModel):
     grad_accum: int = 4
     max_tokens: int = 4096
     gradient_checkpointing: bool = True  # recompute activations in backward: ~40% of the memory for ~10% more time
+    bf16: bool = False  # forward matmuls autocast to bfloat16 (LoRA weights and optimizer stay float32)
     seed: int = 0
     save_every: int = 10
     device: str = "cpu"

@@ -30,6 +30,13 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def bf16_supported(device: str) -> bool:
+    """Whether the device multiplies bfloat16 natively (emulated bfloat16 on a CPU would be slower than float32)."""
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+
+
 def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_dir: Path,
                   progress: bool = True) -> TrainSummary:
     """Train a LoRA student on `data/train.jsonl` into `out`; a rerun resumes from the last checkpoint."""

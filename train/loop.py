@@ -78,12 +78,13 @@ def total_steps(count: int, config: TrainConfig) -> int:
     return config.max_steps or max(1, math.ceil(config.epochs * count / config.grad_accum))
 
 
-def example_loss(model: torch.nn.Module, example: TokenizedExample, device: str) -> torch.Tensor:
+def example_loss(model: torch.nn.Module, example: TokenizedExample, device: str, bf16: bool = False) -> torch.Tensor:
     """Summed cross-entropy over the example's labelled tokens; logits only where a label follows."""
     ids = torch.tensor([example.input_ids], device=device)
     labels = torch.tensor(example.labels, device=device)
     positions = (labels[1:] != IGNORE).nonzero().squeeze(1)  # position p predicts token p + 1
-    logits = model(input_ids=ids, logits_to_keep=positions).logits[0]
+    with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(input_ids=ids, logits_to_keep=positions).logits[0]
     return F.cross_entropy(logits.float(), labels[positions + 1], reduction="sum")
 
 
@@ -154,7 +155,7 @@ def train(model: PreTrainedModel, examples: Sequence[TokenizedExample], config: 
         labelled = sum(e.trained_tokens for e in batch)
         total = 0.0
         for example in batch:
-            loss = example_loss(model, example, config.device)
+            loss = example_loss(model, example, config.device, config.bf16)
             (loss / labelled).backward()
             total += loss.item()
         optimizer.step()
