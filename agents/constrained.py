@@ -7,9 +7,9 @@ fixed parts of a call (`{"tool": "` and `", "arguments": {`) are forced without 
 
 The checker is a character-level push-down automaton for JSON, specialised for the call shape
 `{"tool": NAME, "arguments": {...}}`: NAME must be a tool name, the arguments follow the tool's
-JSON schema at every depth (allowed and required keys, value types, enums, list lengths, string
-lengths), and string values of `product_id` and `product_ids` must be ids the episode has
-retrieved (a dynamic grammar: copying, not recall).
+JSON schema at every depth (allowed and required keys, value types and numeric bounds, enums, list
+and string lengths), and string values of `product_id` and `product_ids` must be ids the episode
+has retrieved (a dynamic grammar: copying, not recall). A line of reasoning may open the turn.
 """
 
 from __future__ import annotations
