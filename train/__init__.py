@@ -8,4 +8,5 @@ from .job import TrainSummary, bf16_supported, default_device, train_student
 from .loop import TrainResult, add_lora, train
 
 __all__ = ["IGNORE", "TokenizedExample", "TrainConfig", "TrainResult", "TrainSummary", "add_lora", "bf16_supported",
-           "default_device", "export_gguf_adapter", "file_sha256", "label_mask", "load_base", "read_examples", "resolve_base", "train", "train_student"]
+           "default_device", "export_gguf_adapter", "file_sha256", "label_mask", "load_base", "read_examples",
+           "resolve_base", "train", "train_student"]
