@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gguf
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,7 +13,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Qwen3
 
 import shopgym.format as fmt
 from shopgym.schema import Message, ToolCall
-from shopgym.train import IGNORE, TokenizedExample, TrainConfig, label_mask, read_examples, train
+from shopgym.train import (IGNORE, TokenizedExample, TrainConfig, export_gguf_adapter, label_mask, read_examples,
+                           train)
 from shopgym.train import loop
 from shopgym.train.loop import example_loss
 
@@ -120,6 +122,26 @@ def test_a_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
     _, more = train(_tiny_llama(), _tiny_examples(), config.model_copy(update={"max_steps": 3}), tmp_path,
                     progress=False)
     assert more.resumed_from == 2 and more.steps == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda_matches_cpu_and_its_checkpoint_resumes_on_cpu(tmp_path: Path) -> None:
+    config = TrainConfig(rank=4, alpha=8, learning_rate=1e-2, max_steps=4, grad_accum=2, warmup_ratio=0, save_every=2)
+    on_cpu, _ = train(_tiny_llama(), _tiny_examples(), config, tmp_path / "cpu", progress=False)
+    gpu = config.model_copy(update={"device": "cuda"})
+    on_gpu, result = train(_tiny_llama().cuda(), _tiny_examples(), gpu, tmp_path / "cuda", progress=False)
+    assert result.peak_memory_mb > 0
+    a, b = on_cpu.state_dict(), on_gpu.state_dict()
+    lora = [k for k in a if "lora_" in k]
+    assert lora and all(b[k].is_cuda and torch.allclose(a[k], b[k].cpu(), atol=1e-4) for k in lora)
+    adapter = export_gguf_adapter(on_gpu, tmp_path / "adapter.gguf")
+    assert len(gguf.GGUFReader(adapter).tensors) == 2 * len([k for k in lora if "lora_A" in k])
+    _, resumed = train(_tiny_llama(), _tiny_examples(), config.model_copy(update={"max_steps": 6}), tmp_path / "cuda",
+                       progress=False)
+    assert resumed.resumed_from == 4 and resumed.steps == 6
+    _, bf16 = train(_tiny_llama().cuda(), _tiny_examples(), gpu.model_copy(update={"bf16": True}), tmp_path / "bf16",
+                    progress=False)
+    assert all(abs(half.loss - full.loss) < 2e-2 * full.loss for half, full in zip(bf16.log, result.log, strict=True))
 
 
 def test_lora_trains_the_experts_of_a_tiny_moe(tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ def train(model: PreTrainedModel, examples: Sequence[TokenizedExample], config: 
     log: list[StepLog] = []
     start = 0
     if (checkpoint := _latest_checkpoint(out)) is not None:
-        state = torch.load(checkpoint / "state.pt", weights_only=True)
+        state = torch.load(checkpoint / "state.pt", map_location="cpu", weights_only=True)  # resumable on any device
         set_peft_model_state_dict(model, state["adapter"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
