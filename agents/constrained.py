@@ -8,8 +8,9 @@ fixed parts of a call (`{"tool": "` and `", "arguments": {`) are forced without 
 The checker is a character-level push-down automaton for JSON, specialised for the call shape
 `{"tool": NAME, "arguments": {...}}`: NAME must be a tool name, the arguments follow the tool's
 JSON schema at every depth (allowed and required keys, value types and numeric bounds, enums, list
-and string lengths), and string values of `product_id` and `product_ids` must be ids the episode
-has retrieved (a dynamic grammar: copying, not recall). A line of reasoning may open the turn.
+and string lengths), string values of `product_id` and `product_ids` must be ids the episode has
+retrieved, and the category and spec filters keep to the request's category and its specs (a dynamic
+grammar: copying, not recall). A line of reasoning may open the turn.
 """
 
 from __future__ import annotations
@@ -276,7 +277,7 @@ class JsonArgs:
         if frame.expect in ("key", "first_key"):
             if char == '"':
                 self.in_string, self.string_is_key = True, True
-                return True
+                return self._key_ok("", complete=False)  # an object that allows no key takes only `}`
             return char == "}" and frame.expect == "first_key" and self._close()
         if frame.expect == "colon":
             if char != ":":
@@ -514,13 +515,31 @@ def _common_prefix(words: Iterable[str]) -> str:
     return first[:i]
 
 
+def spec_filters(shapes: Mapping[str, Shape], attributes: Iterable[Mapping]) -> dict[str, Shape]:
+    """The spec filter arguments in `shapes` limited to one category's specs (its catalog `attributes`).
+
+    `spec_min` and `spec_max` take its numeric specs; `specs` its choice specs (one of their values)
+    and its yes/no specs (true or false).
+    """
+    attributes = list(attributes)
+    numeric = frozenset(a["name"] for a in attributes if a["kind"] == "numeric")
+    exact = {a["name"]: Shape(starts='"', values=frozenset(a["values"])) if a["kind"] == "choice"
+             else Shape(starts=_START_CHARS["boolean"]) for a in attributes if a["kind"] in ("choice", "bool")}
+    limited = {"spec_min": {"keys": numeric}, "spec_max": {"keys": numeric},
+               "specs": {"keys": frozenset(exact), "fields": exact}}
+    return {key: replace(shapes[key], **change) for key, change in limited.items() if key in shapes}
+
+
 def call_checker(schemas: list[dict], ids: Iterable[str] | None = None,
-                 values: dict[str, Iterable[str]] | None = None, thought_chars: int = 0) -> CallChecker:
+                 values: dict[str, Iterable[str]] | None = None, thought_chars: int = 0,
+                 specs: Iterable[Mapping] | None = None) -> CallChecker:
     """A checker for the tools in `schemas` (the env's `tool_schemas()`), ids limited to `ids` when given.
 
     `values` pins top-level string arguments to values taken from the request (e.g.
-    `{"category": ["headphones"]}`): a dynamic grammar that turns recall into copying for a small model.
-    `thought_chars` allows a line of reasoning of at most that many characters before the call.
+    `{"category": ["headphones"]}`) and `specs` (the catalog attributes of the request's category) limits
+    the spec filters to that category's spec names and values: a dynamic grammar that turns recall
+    into copying for a small model. `thought_chars` allows a line of reasoning of at most that many
+    characters before the call.
     """
     arguments = {}
     id_set = frozenset(ids) if ids is not None else None
@@ -532,5 +551,7 @@ def call_checker(schemas: list[dict], ids: Iterable[str] | None = None,
         shape = shape_of(parameters, parameters)
         pinned = {key: replace(shape.fields[key], values=frozenset(options))
                   for key, options in (values or {}).items() if key in shape.fields}
+        if specs is not None:
+            pinned |= spec_filters(shape.fields, specs)
         arguments[schema["name"]] = replace(shape, fields={**shape.fields, **pinned})
     return CallChecker(tuple(arguments), id_set, arguments, thought_chars)

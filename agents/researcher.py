@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import shopgym.format as fmt
 from shopgym.schema import Message, ToolCall
@@ -24,9 +24,11 @@ class ResearchAgent:
     """Writes plans, tool calls and reports from the episode's messages; the checker keeps calls valid."""
 
     def __init__(self, backend: Backend, schemas: list[dict], budget: fmt.Budget = fmt.DEFAULT_BUDGET,
-                 temperature: float = 0.0, grammar: bool = True, thoughts: bool = False) -> None:
+                 temperature: float = 0.0, grammar: bool = True, thoughts: bool = False,
+                 spec_attributes: Mapping[str, Sequence[Mapping]] | None = None) -> None:
         self.backend = backend
         self.schemas = schemas
+        self.spec_attributes = spec_attributes or {}  # category id -> its catalog attributes (spec names, values)
         self.budget = budget
         self.temperature = temperature
         self.grammar = grammar  # off: decode freely, then hold the text to the same checker (validity counted)
@@ -60,15 +62,16 @@ class ResearchAgent:
         """The next assistant turn: a tool call, opened by a line of reasoning when `thoughts` is on (None if the
         budget cut it before any valid argument).
 
-        Product ids are limited to those retrieved so far and the category filter to the one the
-        request names.
+        Product ids are limited to those retrieved so far, the category filter to the one the request
+        names, and the spec filters to that category's specs.
         """
         schemas = [s for s in self.schemas if tools is None or s["name"] in tools]
         request = next((m.content for m in messages if m.role == "user" and m.agent == "user"), "")
         category = re.search(r"\(([a-z0-9_]+)\)", request)
         checker = call_checker(schemas, ids=sorted(retrieved),
                                values={"category": [category.group(1)]} if category else None,
-                               thought_chars=self.budget.thought_chars if self.thoughts else 0)
+                               thought_chars=self.budget.thought_chars if self.thoughts else 0,
+                               specs=self.spec_attributes.get(category.group(1)) if category else None)
         max_tokens = self.budget.report_tokens if tools == ("submit_report",) else self.budget.call_tokens
         text = self._complete(messages, max_tokens, seed, checker if self.grammar else None).text
         self.calls["total"] += 1

@@ -85,11 +85,11 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     started = time.perf_counter()
     base = env.unwrapped
     task = base.tasks[task_id]
-    category = {c.id: c for c in base.reader.categories()}[task.category]
-    brief = UserAgent().brief(base.reader.shopper_history(task.shopper_id), category, seed=seed)
+    categories = {c.id: c for c in base.reader.categories()}
+    brief = UserAgent().brief(base.reader.shopper_history(task.shopper_id), categories[task.category], seed=seed)
     env.reset(seed=seed, options={"task_id": task_id, "request": brief.request})
     researcher = ResearchAgent(backend, base.tool_schemas(), temperature=temperature, grammar=grammar,
-                               thoughts=thoughts)
+                               thoughts=thoughts, spec_attributes={c.id: c.attributes for c in categories.values()})
     supervisor = Supervisor(env, brief.request, brief.rubric, backend if critique else None)
     episode = Episode(base, brief.request)
     draft_rewards: list[float] = []

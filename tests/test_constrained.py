@@ -104,6 +104,23 @@ def test_filter_values_can_be_pinned_to_the_request() -> None:
     assert checker.accepts('"query": "tents"')  # free text stays free
 
 
+def test_spec_filters_keep_to_the_category_specs() -> None:
+    """With the request's category known, spec names and choice values are copied, not recalled."""
+    checker = call_checker(SCHEMAS, specs=VACUUM_SPECS)
+    assert _drive(checker, '{"tool": "search_products", "arguments": {')
+    assert checker.accepts('"spec_min": {"suction": 11173}') and not checker.accepts('"spec_min": {"suction_')
+    assert not checker.accepts('"spec_max": {"type"')  # a choice spec has no maximum
+    assert checker.accepts('"specs": {"type": "upright", "hepa": true}')
+    assert not checker.accepts('"specs": {"type": "uprights"') and not checker.accepts('"specs": {"hepa": "yes"')
+    assert not checker.accepts('"specs": {"suction"')  # a numeric spec takes a minimum or a maximum
+    only_choices = call_checker(SCHEMAS, specs=VACUUM_SPECS[2:])
+    assert _drive(only_choices, '{"tool": "search_products", "arguments": {')
+    assert only_choices.accepts('"spec_min": {}') and not only_choices.accepts('"spec_min": {"')
+    anywhere = call_checker(SCHEMAS)  # no category named: any spec name may be tried
+    assert _drive(anywhere, '{"tool": "search_products", "arguments": {')
+    assert anywhere.accepts('"spec_min": {"suction_power": 1}')
+
+
 def test_a_partly_written_opening_is_completed_not_skipped() -> None:
     """A model whose own first token is `{"` (a trained student's) must still get the rest of the opening forced;
     skipping to the tool name made every report decode spin to the token cap and come out empty."""
@@ -199,19 +216,24 @@ FRAGMENTS = ['"', "{", "}", "[", "]", ",", ", ", ": ", ":", " ", "2", ".", "5", 
              "page", "sort", "rating", "submit_report", "search_products", "compare_products", "product_ids", "fields",
              '{"', '"claims": [', '"recommendations": [', '"comparison": [', '"rationale": "', '"summary": "', '", "',
              '"}', '"}, {', "]}", "]", "I check. ", "\n", "search_web", "ask_user", "question", "read_reviews",
-             "open_page", "doc_id", "22", "222"]
+             "open_page", "doc_id", "22", "222", "suction", "suction_power", "type", "upright", "hepa", "spec_max",
+             "noise", '"specs": {"', '"spec_min": {"']
+VACUUM_SPECS = [{"kind": "numeric", "name": "suction", "low": 1500.0, "high": 25000.0},
+                {"kind": "numeric", "name": "noise", "low": 55.0, "high": 85.0},
+                {"kind": "choice", "name": "type", "values": ["robot", "stick", "upright", "canister"]},
+                {"kind": "bool", "name": "hepa"}]
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.sampled_from([None, "submit_report", "compare_products", "search_web", "ask_user", "read_reviews",
-                        "open_page"]), st.sampled_from([0, 40]),
+                        "open_page", "search_products"]), st.sampled_from([0, 40]), st.booleans(),
        st.lists(st.integers(0, len(FRAGMENTS) - 1), max_size=160))
-def test_whatever_a_decoder_writes_finishes_into_a_valid_call(tool: str | None, thought_chars: int,
+def test_whatever_a_decoder_writes_finishes_into_a_valid_call(tool: str | None, thought_chars: int, with_specs: bool,
                                                               choices: list[int]) -> None:
     """Decode like the backend (forced text, else the preferred piece or the next one down the ranking the checker
     accepts) and cut at any point: the call `finish` returns parses and validates."""
     checker = call_checker([s for s in SCHEMAS if tool in (None, s["name"])], ids=["P1", "P22"],
-                           thought_chars=thought_chars)
+                           thought_chars=thought_chars, specs=VACUUM_SPECS if with_specs else None)
     for choice in choices:
         if checker.complete:
             break
@@ -226,6 +248,9 @@ def test_whatever_a_decoder_writes_finishes_into_a_valid_call(tool: str | None, 
     if closed:
         call = parse_action(closed)
         TOOLS[call.tool].arguments.model_validate(call.arguments)
+        if with_specs and call.tool == "search_products":
+            assert set(call.arguments.get("spec_min", {})) | set(call.arguments.get("spec_max", {})) <= {"suction", "noise"}
+            assert set(call.arguments.get("specs", {})) <= {"type", "hepa"}
 
 
 def test_a_line_of_reasoning_may_open_the_turn() -> None:
