@@ -25,7 +25,7 @@ demo: venv
 # The claim at full scale (hours on 2 cores; every stage resumes after an interruption), then its results
 # (adapter.gguf, comparison, manifest) copied into results/fidelity/ to be committed.
 fidelity: venv
-	GEN_EPISODES=300 EPOCHS=1 EVAL_EPISODES=100 TEACHER_EPISODES=50 FREE_EPISODES=30 \
+	GEN_EPISODES=300 EPOCHS=1 EVAL_EPISODES=100 TEACHER_EPISODES=30 FREE_EPISODES=15 \
 	  bash examples/pipeline.sh $(VENV)/bin/shopgym $(FIDELITY_DIR)
 	$(PY) examples/publish_fidelity.py $(FIDELITY_DIR) results/fidelity
 

@@ -38,8 +38,10 @@ def test_train_writes_a_student_and_a_rerun_resumes(student_base: Path, tmp_path
     assert (out / "adapter.gguf").stat().st_size > 1_000_000 and (out / "loss.png").stat().st_size > 1000
     config = json.loads((out / "train_config.json").read_text())
     assert config["max_steps"] == 2 and config["data_sha256"] and config["base"] == str(student_base)
-    again = _json_out(capsys, argv)
-    assert again["resumed_from"] == 2 and again["steps"] == 2
+    again = _json_out(capsys, argv)  # nothing left to train: the finished run's summary, not an empty session's
+    assert again == summary and json.loads((out / "train_summary.json").read_text()) == summary
+    more = _json_out(capsys, [*argv[:7], "3", *argv[8:]])
+    assert more["resumed_from"] == 2 and more["steps"] == 3
 
 
 def test_train_explains_a_wrong_data_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,10 +51,13 @@ def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_
                              config.max_tokens)
     student, result = train(model, examples, config, out, progress)
     adapter = export_gguf_adapter(student, out / "adapter.gguf")
+    saved = out / "train_summary.json"
+    if result.resumed_from == result.steps and saved.exists():
+        return TrainSummary.model_validate_json(saved.read_text())  # a finished run: its speed and memory stand
     tail = [entry.loss for entry in result.log[-10:]]
     summary = TrainSummary(out=str(out), adapter_gguf=str(adapter), examples=len(examples), steps=result.steps,
                            resumed_from=result.resumed_from, first_loss=round(result.log[0].loss, 4),
                            last_loss=round(sum(tail) / len(tail), 4), tokens_per_second=result.tokens_per_second,
                            peak_memory_mb=result.peak_memory_mb)
-    (out / "train_summary.json").write_text(summary.model_dump_json(indent=2) + "\n")
+    saved.write_text(summary.model_dump_json(indent=2) + "\n")
     return summary
