@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults, at a small stated scale (about 25 minutes on 2 cores):
+# The main job on the embedded defaults, at a small stated scale (about 15 minutes on 2 cores after installation):
 # a look at the world, then the whole pipeline — generate, distill, train, evaluate base vs student.
 set -euo pipefail
 shopgym=${1:-shopgym}
