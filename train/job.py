@@ -50,10 +50,10 @@ def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_
     examples = read_examples(rows, lambda text: tokenizer(text, add_special_tokens=False)["input_ids"],
                              config.max_tokens)
     student, result = train(model, examples, config, out, progress)
-    adapter = export_gguf_adapter(student, out / "adapter.gguf")
-    saved = out / "train_summary.json"
-    if result.resumed_from == result.steps and saved.exists():
+    saved, adapter = out / "train_summary.json", out / "adapter.gguf"
+    if result.resumed_from == result.steps and saved.exists() and adapter.exists():
         return TrainSummary.model_validate_json(saved.read_text())  # a finished run: its speed and memory stand
+    export_gguf_adapter(student, adapter)
     tail = [entry.loss for entry in result.log[-10:]]
     summary = TrainSummary(out=str(out), adapter_gguf=str(adapter), examples=len(examples), steps=result.steps,
                            resumed_from=result.resumed_from, first_loss=round(result.log[0].loss, 4),
