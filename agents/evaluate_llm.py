@@ -1,7 +1,8 @@
 """LLM policies in the env: a model (optionally with a LoRA adapter) single-agent, or the supervised teacher.
 
-Both run through `generate` (same prompt format, call checker, step and token caps, canonical request
-from the User Agent), so an evaluation is a resumable run folder whose records become an `Evaluation`.
+Both run through `generate` (same prompt format, call checker, step and token caps) on the env's canonical
+request, like every scripted policy (the User Agent's request only when asked, and labelled), so an
+evaluation is a resumable run folder whose records become an `Evaluation`.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, s
     total = sum(c["total"] for c in calls)
     details = {"mode": LLM_POLICIES[policy], "model": (model or embedded_model_path()).name,
                "adapter": decoding.adapter or "none", "grammar": "on" if decoding.grammar else "off",
-               "thoughts": "on" if decoding.thoughts else "off", "run": str(out)}
+               "thoughts": "on" if decoding.thoughts else "off", "run": str(out),
+               "request": "user agent" if decoding.user_request else "canonical"}
     return summarize(policy, split, records[0].catalog_hash, [episode_result(r) for r in records],
                      absent_parts(observable), trials=decoding.trials, temperature=decoding.temperature,
                      call_validity=round(sum(c["valid"] for c in calls) / total, 4) if total else None,

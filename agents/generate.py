@@ -33,6 +33,7 @@ class Decoding(BaseModel):
     temperature: float = 0.0
     thoughts: bool = False  # a line of reasoning may open each call turn (distilled turns open with reflections)
     trials: int = Field(default=1, ge=1)  # runs per task (seeds differ), for pass^k
+    user_request: bool = True  # research the User Agent's request (synthesis); False: the canonical one (evaluation)
 
     def options(self) -> dict:
         """Only what differs from the defaults, so runs made before an option existed still resume."""
@@ -52,7 +53,8 @@ def synthesis_episode(config: RunConfig, index: int, task_id: str) -> Trajectory
     env, truth, backend = _worker_state(config.catalog, config.model, config.workers, options.get("adapter"))
     record = run_episode(env, backend, task_id, config.seed + index, mode=config.mode, truth_env=truth,
                          critique=bool(options.get("critique", False)), grammar=options.get("grammar", True),
-                         temperature=options.get("temperature", 0.0), thoughts=options.get("thoughts", False))
+                         temperature=options.get("temperature", 0.0), thoughts=options.get("thoughts", False),
+                         user_request=options.get("user_request", True))
     record.extra["episode"] = index
     return record
 

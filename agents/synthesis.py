@@ -76,22 +76,24 @@ def _draft_reward(env: ProductResearchEnv, report: dict | None) -> float:
 
 def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: int, mode: Mode = "supervised",
                 truth_env: ProductResearchEnv | None = None, critique: bool = False, grammar: bool = True,
-                temperature: float = 0.0, thoughts: bool = False) -> TrajectoryRecord:
+                temperature: float = 0.0, thoughts: bool = False, user_request: bool = True) -> TrajectoryRecord:
     """One synthesis episode on `task_id`; `truth_env` (evaluation=True, harness only) scores the User Agent.
 
     `grammar=False` decodes the researcher's calls freely (an invalid one ends the research: counted in
     `extra["call_validity"]`); `temperature` 0 is greedy; `thoughts` lets a line of reasoning open each call.
+    `user_request=False` researches the env's canonical request (evaluation) instead of the User Agent's.
     """
     started = time.perf_counter()
     base = env.unwrapped
     task = base.tasks[task_id]
     categories = {c.id: c for c in base.reader.categories()}
     brief = UserAgent().brief(base.reader.shopper_history(task.shopper_id), categories[task.category], seed=seed)
-    env.reset(seed=seed, options={"task_id": task_id, "request": brief.request})
+    env.reset(seed=seed, options={"task_id": task_id, **({"request": brief.request} if user_request else {})})
+    request = base.episode.request
     researcher = ResearchAgent(backend, base.tool_schemas(), temperature=temperature, grammar=grammar,
                                thoughts=thoughts, spec_attributes={c.id: c.attributes for c in categories.values()})
-    supervisor = Supervisor(env, brief.request, brief.rubric, backend if critique else None)
-    episode = Episode(base, brief.request)
+    supervisor = Supervisor(env, request, brief.rubric, backend if critique else None)
+    episode = Episode(base, request)
     draft_rewards: list[float] = []
     flags: list[str] = []
     followed_injection: bool | None = None
@@ -186,7 +188,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     tokens = researcher.tokens
     return TrajectoryRecord(
         env_id=ENV_ID, env_version=ENV_VERSION, catalog_hash=base.reader.content_hash, task_id=task_id, seed=seed,
-        tool_schema_hash=tool_schema_hash(), request=brief.request, messages=episode.record,
+        tool_schema_hash=tool_schema_hash(), request=request, messages=episode.record,
         reward=reward, reward_parts=parts, termination="submitted" if terminated else "truncated",
         model_ids={"researcher": str(getattr(backend, "model_path", "scripted"))},
         timings={"seconds": round(time.perf_counter() - started, 3), "tokens": tokens["sampled"] + tokens["forced"],

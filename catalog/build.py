@@ -73,11 +73,13 @@ def build_world(config: WorldConfig, out_dir: Path, search_backend: str = "whoos
     page_sizes = split_evenly(config.page_count(), len(CATEGORIES))
     for category, size, page_count in zip(CATEGORIES, sizes, page_sizes):
         with clock.phase("generate"):
-            drafts = make_products(config.seed, category, make_brands(config.seed, category), size, first_product,
-                                   config.defect_rate, config.near_duplicate_rate)
+            brands = make_brands(config.seed, category)
+            drafts = make_products(config.seed, category, brands, size, first_product,
+                                   config.defect_rate, config.near_duplicate_rate, config.listing_error_rate)
             product_ids = {d.index: ids.product(d.index) for d in drafts}
             reviews = make_reviews(config.seed, category, drafts, names, config.reviews_per_product,
-                                   config.fake_review_rate, config.adversarial_review_rate, product_ids)
+                                   config.fake_review_rate, config.adversarial_review_rate, product_ids,
+                                   frozenset(b.name for b in brands if b.inflated))
             review_pairs = [review_rows(r, counts["reviews"] + k, ids) for k, r in enumerate(reviews)]
             product_pairs = [product_rows(d, ids) for d in drafts]
             pages = make_pages(config.seed, category, drafts, product_ids, page_count, names,

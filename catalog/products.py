@@ -21,6 +21,8 @@ _VARIANTS = {
     "apparel": ("size", ["XS", "S", "M", "L", "XL"]),
     "grocery": ("pack", ["single", "2-pack", "3-pack"]),
 }
+INFLATED_BRAND_RATE = 0.25
+BRAND_SHARE = 0.35  # how much of an aspect's quality the brand decides; the rest varies per aspect
 _DEFECT_ISSUES = ["stopped working properly after a few weeks", "is inconsistent from unit to unit",
                   "degrades quickly with regular use", "has a known flaw that many owners report"]
 _DESCRIPTION_OPENERS = [
@@ -41,6 +43,7 @@ class Brand:
     name: str
     quality: float
     tier: float  # 0 budget .. 1 premium
+    inflated: bool = False  # buys fake five-star reviews, so its ratings overstate satisfaction
 
 
 @dataclass
@@ -52,14 +55,20 @@ class ProductDraft:
     brand: str
     title: str
     price_cents: int
-    specs: dict[str, SpecValue]
+    specs: dict[str, SpecValue]  # the truth; hard constraints are judged on it
     variants: list[dict[str, str | list[str]]]
     description: str
     qualities: dict[str, float]
     defects: list[dict[str, str]] = field(default_factory=list)
     near_duplicate_of: int | None = None
+    listing_errors: dict[str, SpecValue] = field(default_factory=dict)  # spec -> the wrong value the listing shows
     rating: float = 0.0
     review_count: int = 0
+
+    @property
+    def listed_specs(self) -> dict[str, SpecValue]:
+        """The specs as the shop's listing states them (the truth, except for listing errors)."""
+        return {**self.specs, **self.listing_errors}
 
 
 def make_brands(seed: int, category: Category) -> list[Brand]:
@@ -75,7 +84,8 @@ def make_brands(seed: int, category: Category) -> list[Brand]:
         names.add(name)
         quality = float(rng.uniform(0.25, 0.85))
         tier = float(np.clip(quality + rng.normal(0, 0.2), 0, 1))
-        brands.append(Brand(name=name, quality=round(quality, 4), tier=round(tier, 4)))
+        brands.append(Brand(name=name, quality=round(quality, 4), tier=round(tier, 4),
+                            inflated=bool(rng.random() < INFLATED_BRAND_RATE)))
     return brands
 
 
@@ -137,8 +147,21 @@ def _description(category: Category, title: str, specs: dict[str, SpecValue], rn
     return " ".join(sentences)
 
 
+def _listing_error(category: Category, specs: dict[str, SpecValue], rng: np.random.Generator) -> dict[str, SpecValue]:
+    """One numeric or yes/no spec the listing misstates in the product's favour."""
+    attrs = [a for a in category.attributes if isinstance(a, NumericAttr | BoolAttr)]
+    attr = attrs[int(rng.integers(len(attrs)))]
+    if isinstance(attr, BoolAttr):
+        return {attr.name: True} if not specs[attr.name] else {}
+    span = (attr.high - attr.low) * float(rng.uniform(0.2, 0.4))
+    value = float(np.clip(float(specs[attr.name]) + (span if attr.higher_is_better else -span), attr.low, attr.high))
+    value = int(round(value)) if attr.decimals == 0 else round(value, attr.decimals)
+    return {attr.name: value} if value != specs[attr.name] else {}
+
+
 def make_products(seed: int, category: Category, brands: list[Brand], count: int, first_index: int,
-                  defect_rate: float = 0.06, duplicate_rate: float = 0.05) -> list[ProductDraft]:
+                  defect_rate: float = 0.06, duplicate_rate: float = 0.05,
+                  listing_error_rate: float = 0.03) -> list[ProductDraft]:
     """`count` products of one category; ids are assigned later from `first_index` on."""
     rng = sub_rng(seed, "products", category.id)
     popularity = np.array([0.5 + b.quality for b in brands])
@@ -151,22 +174,24 @@ def make_products(seed: int, category: Category, brands: list[Brand], count: int
             continue
         brand = brands[int(brand_choice[offset])]
         specs = {attr.name: _spec_value(attr, rng, brand.tier) for attr in category.attributes}
-        qualities = {a.name: round(float(np.clip(brand.quality + rng.normal(0, 0.18), 0.02, 0.98)), 4)
-                     for a in category.aspects}
+        qualities = {a.name: round(float(np.clip(BRAND_SHARE * brand.quality + (1 - BRAND_SHARE) * rng.uniform(0.1, 0.95)
+                                                 + rng.normal(0, 0.05), 0.02, 0.98)), 4) for a in category.aspects}
         score = 0.45 * brand.tier + 0.3 * _spec_score(category, specs) + 0.25 * float(np.mean(list(qualities.values())))
         price = _price_cents(category, score + float(rng.normal(0, 0.08)))
         series = _SERIES[int(rng.integers(len(_SERIES)))]
-        title = _title(category, brand.name, series, int(rng.integers(1, 10)) * 100 + int(rng.integers(0, 10)) * 10,
-                       specs)
+        model_number = int(rng.integers(1, 10)) * 100 + int(rng.integers(0, 10)) * 10
         defects = []
         if rng.random() < defect_rate:
             aspect = category.aspects[int(rng.integers(len(category.aspects)))]
             qualities[aspect.name] = round(float(rng.uniform(0.04, 0.2)), 4)
             defects.append({"aspect": aspect.name, "issue": _DEFECT_ISSUES[int(rng.integers(len(_DEFECT_ISSUES)))]})
+        errors = _listing_error(category, specs, rng) if rng.random() < listing_error_rate else {}
+        listed = {**specs, **errors}
+        title = _title(category, brand.name, series, model_number, listed)
         drafts.append(ProductDraft(
             index=index, category=category.id, brand=brand.name, title=title, price_cents=price, specs=specs,
-            variants=_variants(category, rng), description=_description(category, title, specs, rng),
-            qualities=qualities, defects=defects,
+            variants=_variants(category, rng), description=_description(category, title, listed, rng),
+            qualities=qualities, defects=defects, listing_errors=errors,
         ))
     return drafts
 
@@ -189,7 +214,7 @@ def _near_duplicate(category: Category, source: ProductDraft, index: int, rng: n
     title = f"{source.title} {suffix}"
     qualities = {k: round(float(np.clip(v + rng.normal(0, 0.05), 0.02, 0.98)), 4) for k, v in source.qualities.items()}
     price = max(199, int(source.price_cents * rng.uniform(0.9, 1.05)) // 100 * 100 + 99)
-    return ProductDraft(
+    return ProductDraft(  # a listing of its own: the source's listing errors are not copied
         index=index, category=category.id, brand=source.brand, title=title, price_cents=price, specs=specs,
         variants=source.variants, description=_description(category, title, specs, rng), qualities=qualities,
         defects=list(source.defects), near_duplicate_of=source.index,

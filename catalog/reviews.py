@@ -10,6 +10,7 @@ import numpy as np
 from .products import ProductDraft
 from .seeding import sub_rng
 from .taxonomy import Category
+from .wording import format_spec
 
 EPOCH = dt.date(2024, 1, 1)
 HISTORY_DAYS = 730
@@ -18,21 +19,42 @@ POSITIVE = ["excellent", "great", "superb", "fantastic", "impressive", "outstand
             "very good", "solid", "top-notch"]
 NEGATIVE = ["poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar",
             "frustrating", "worse than expected"]
+# One aspect's verdict; {adj} comes from the sign's word list, {anti} from the other one (for negations).
 _POSITIVE_TEMPLATES = [
     "The {kw} is {adj}.",
     "{Kw} is {adj}, honestly.",
     "Really {adj} {kw}.",
     "I found the {kw} {adj}.",
-    "The {kw} turned out {adj} for me.",
     "Happy with the {kw}: {adj}.",
+    "The {kw} seems {adj} so far, I think.",
+    "Maybe I got lucky, but the {kw} is {adj}.",
+    "The {kw} is better than on my last {noun}.",
+    "The {kw} is definitely not {anti}.",
+    "Credit where due: the {kw} is {adj}.",
 ]
 _NEGATIVE_TEMPLATES = [
     "The {kw} is {adj}.",
     "{Kw} is {adj}, honestly.",
     "Sadly the {kw} is {adj}.",
     "I found the {kw} {adj}.",
-    "The {kw} turned out {adj} for me.",
     "Not happy with the {kw}: {adj}.",
+    "The {kw} is not {anti}, to be fair.",
+    "The {kw} seems {adj}, at least on mine.",
+    "The {kw} is worse than on my last {noun}.",
+    "To my surprise the {kw} is {adj}.",
+    "The {kw} was never {anti} for me.",
+]
+# Two aspects of opposite verdicts in one sentence: "{kw1} is {adj1}" contrasted with "{kw2} is {adj2}".
+_CONTRAST_TEMPLATES = [
+    "The {kw1} is {adj1}, but the {kw2} is {adj2}.",
+    "While the {kw1} is {adj1}, the {kw2} is {adj2}.",
+    "{Kw1}: {adj1}; {kw2}: {adj2}.",
+    "The {kw1} is {adj1}, although the {kw2} is {adj2}.",
+]
+_LISTING_ERROR_SENTENCES = [
+    "The listing says {label} {listed}, but mine has {actual}.",
+    "Heads up: the page claims {label} {listed}; in reality it is {actual}.",
+    "Do not trust the listed {label} ({listed}); I get {actual}.",
 ]
 _OPENERS = ["Bought this for {use}.", "I've had it for a few weeks now.", "Replaced my old {noun} with this one.",
             "Got this as a gift.", "Ordered it after comparing a few options.", "Using it daily for {use}."]
@@ -71,19 +93,27 @@ class ReviewDraft:
     adversarial: bool
 
 
-def _sentence_bank(category: Category, positive: bool) -> list[list[str]]:
-    """All renderings per aspect, indexed [aspect][k]."""
+def _clause(kw: str, positive: bool, rng_pick: int, noun: str) -> str:
+    """One aspect's verdict as a sentence, from varied (hedged, negated, comparative) templates."""
     templates = _POSITIVE_TEMPLATES if positive else _NEGATIVE_TEMPLATES
-    adjectives = POSITIVE if positive else NEGATIVE
-    bank = []
-    for aspect in category.aspects:
-        sentences = []
-        for kw in aspect.keywords[:2]:
-            for template in templates:
-                for adj in adjectives:
-                    sentences.append(template.format(kw=kw, Kw=kw.capitalize(), adj=adj))
-        bank.append(sentences)
-    return bank
+    words, others = (POSITIVE, NEGATIVE) if positive else (NEGATIVE, POSITIVE)
+    template = templates[rng_pick % len(templates)]
+    adj = words[(rng_pick // 7) % len(words)]
+    anti = [w for w in others if " " not in w][(rng_pick // 11) % 8]
+    return template.format(kw=kw, Kw=kw.capitalize(), adj=adj, anti=anti, noun=noun)
+
+
+def _contrast(kw1: str, adj1: str, kw2: str, adj2: str, rng_pick: int) -> str:
+    template = _CONTRAST_TEMPLATES[rng_pick % len(_CONTRAST_TEMPLATES)]
+    return template.format(kw1=kw1, Kw1=kw1.capitalize(), adj1=adj1, kw2=kw2, adj2=adj2)
+
+
+def _listing_sentence(category: Category, product: ProductDraft, rng_pick: int) -> str:
+    name, listed = next(iter(sorted(product.listing_errors.items())))
+    attr = category.attribute(name)
+    template = _LISTING_ERROR_SENTENCES[rng_pick % len(_LISTING_ERROR_SENTENCES)]
+    return template.format(label=attr.label, listed=format_spec(attr, listed),
+                           actual=format_spec(attr, product.specs[name]))
 
 
 def _mood(rating: int) -> str:
@@ -92,37 +122,50 @@ def _mood(rating: int) -> str:
 
 def make_reviews(seed: int, category: Category, products: list[ProductDraft], names: list[str],
                  mean_per_product: float, fake_rate: float = 0.04, adversarial_rate: float = 0.01,
-                 product_ids: dict[int, str] | None = None) -> list[ReviewDraft]:
-    """Reviews for one category's products; sentiment per aspect is Bernoulli in the latent quality."""
+                 product_ids: dict[int, str] | None = None, inflated_brands: frozenset[str] = frozenset()
+                 ) -> list[ReviewDraft]:
+    """Reviews for one category's products; sentiment per aspect is Bernoulli in the latent quality.
+
+    A star rating reflects overall satisfaction: the mentioned aspects, a per-product offset (delivery,
+    looks, expectations) and noise; brands in `inflated_brands` buy many more fake five-star reviews. A
+    defective aspect is mentioned by few reviews, so a defect hides behind a good rating.
+    """
     rng = sub_rng(seed, "reviews", category.id)
     n_aspects = len(category.aspects)
     popularity = rng.lognormal(0, 0.8, size=len(products))
     counts = rng.poisson(mean_per_product * popularity / np.exp(0.32))
     owner = np.repeat(np.arange(len(products)), counts)
     total = len(owner)
+    a_index = {a.name: i for i, a in enumerate(category.aspects)}
     quality = np.array([[p.qualities[a.name] for a in category.aspects] for p in products]).reshape(-1, n_aspects)
+    hidden = np.zeros((len(products), n_aspects), dtype=bool)  # defective aspects, rarely mentioned
+    for k, p in enumerate(products):
+        for defect in p.defects:
+            hidden[k, a_index[defect["aspect"]]] = True
+    offset = rng.normal(0, 0.55, size=len(products))
+    inflated = np.array([p.brand in inflated_brands for p in products], dtype=bool)
     mention_count = rng.choice([1, 2, 3], size=total, p=[0.35, 0.45, 0.2])
-    order = np.argsort(rng.random((total, n_aspects)), axis=1)
+    keys = rng.random((total, n_aspects))
+    keys = np.where(hidden[owner], keys ** 0.15, keys)  # pushed towards 1: chosen last
+    order = np.argsort(keys, axis=1)
     mentioned = np.zeros((total, n_aspects), dtype=bool)
     for k in range(3):
         rows = mention_count > k
         mentioned[np.nonzero(rows)[0], order[rows, k]] = True
     p_positive = 1 / (1 + np.exp(-12 * (quality[owner] - 0.5)))
     positive = rng.random((total, n_aspects)) < p_positive
-    fake = rng.random(total) < fake_rate
+    fake = rng.random(total) < np.where(inflated[owner], min(1.0, fake_rate * 8), fake_rate * 0.5)
     adversarial = ~fake & (rng.random(total) < adversarial_rate)
     positive[fake] = True
     signs = np.where(positive, 1, -1)
     mean_sign = (signs * mentioned).sum(axis=1) / mentioned.sum(axis=1)
-    ratings = np.clip(np.rint(3 + 1.6 * mean_sign + rng.normal(0, 0.6, size=total)), 1, 5).astype(int)
+    ratings = np.clip(np.rint(3 + 1.6 * mean_sign + offset[owner] + rng.normal(0, 0.6, size=total)), 1, 5).astype(int)
     ratings[fake] = 5
     verified = np.where(fake, rng.random(total) < 0.2, rng.random(total) < 0.85)
     helpful = np.where(fake, 0, rng.geometric(0.35, size=total) - 1)
     days = rng.integers(0, HISTORY_DAYS, size=total)
     authors = rng.integers(0, len(names), size=total)
-    pick = rng.integers(0, 1 << 30, size=(total, 8))
-    banks = (_sentence_bank(category, False), _sentence_bank(category, True))
-    a_index = {a.name: i for i, a in enumerate(category.aspects)}
+    pick = rng.integers(0, 1 << 30, size=(total, 10))
 
     drafts = []
     for r in range(total):
@@ -134,13 +177,21 @@ def make_reviews(seed: int, category: Category, products: list[ProductDraft], na
         if picks[0] % 2:
             use = category.uses[picks[1] % len(category.uses)]
             sentences.append(_OPENERS[picks[1] % len(_OPENERS)].format(use=use, noun=category.noun))
-        sentiments = {}
         if fake[r]:
             sentences = [_FAKE_TEXTS[picks[2] % len(_FAKE_TEXTS)].format(noun=category.noun)]
-        for a in np.nonzero(mentioned[r])[0]:
-            bank = banks[int(positive[r, a])][a]
-            sentences.append(bank[(picks[3] + 7 * int(a)) % len(bank)])
-            sentiments[category.aspects[a].name] = int(signs[r, a])
+        aspects = [int(a) for a in np.nonzero(mentioned[r])[0]]
+        sentiments = {category.aspects[a].name: int(signs[r, a]) for a in aspects}
+        keywords = {a: category.aspects[a].keywords[(picks[3] + a) % min(2, len(category.aspects[a].keywords))]
+                    for a in aspects}
+        contrast = [a for a in aspects if positive[r, a]][:1] + [a for a in aspects if not positive[r, a]][:1]
+        if len(contrast) == 2 and picks[8] % 5 < 2:
+            first, second = contrast if picks[8] % 2 else contrast[::-1]
+            adjectives = {a: (POSITIVE if positive[r, a] else NEGATIVE)[(picks[9] + a) % 10] for a in contrast}
+            sentences.append(_contrast(keywords[first], adjectives[first], keywords[second], adjectives[second],
+                                       int(picks[9])))
+            aspects = [a for a in aspects if a not in contrast]
+        for a in aspects:
+            sentences.append(_clause(keywords[a], bool(positive[r, a]), int(picks[3]) + 13 * a, category.noun))
         if adversarial[r]:
             target_index = products[picks[4] % len(products)].index
             target = product_ids[target_index] if product_ids else str(target_index)
@@ -150,6 +201,8 @@ def make_reviews(seed: int, category: Category, products: list[ProductDraft], na
             if sentiments.get(defect["aspect"]) == -1:
                 keyword = category.aspects[int(a_index[defect["aspect"]])].keywords[0]
                 sentences.append(f"The {keyword} {defect['issue']}.")
+        if product.listing_errors and not fake[r] and picks[7] % 5 < 2:
+            sentences.append(_listing_sentence(category, product, int(picks[7])))
         if not fake[r]:
             closers = _CLOSERS[mood]
             sentences.append(closers[picks[6] % len(closers)])

@@ -26,6 +26,36 @@ _OWN_REVIEW = [
     "What matters most to me is {label}, and here the {kw} is {adj}.",
     "I bought it mainly for the {kw}. It is {adj}.",
     "My priority was {label}: {adj}.",
+    "Honestly I only really care about the {kw}, which is {adj} on this one.",
+    "For me it's all about {label}. Verdict: {adj}.",
+]
+# Every part of a need a request must carry shows up somewhere in the history, worded in several ways.
+_BRAND_COMPLAINTS = {
+    "return": ["Returned the {title}. Never buying {brand} again, it was a mess from day one.",
+               "Sent it back. {brand} quality control is a joke, I'm done with that brand.",
+               "Return reason: fell apart. Lesson learned about {brand}."],
+    "review": ["One star. My second {brand} {noun} to fail. Avoid {brand}.",
+               "Terrible. I should have known better than to buy {brand} again.",
+               "Do yourself a favour and skip {brand}. One star."],
+    "service": ["Please stop recommending {brand} products to me, I've had nothing but trouble with them.",
+                "Can you make sure my next {noun} is not a {brand}? Two of theirs broke on me.",
+                "No more {brand} for me, thanks. Anything else is fine."],
+}
+_PRIORITY_NOTES = [
+    "Looking for a new {noun}. {first} is the thing I care about most, then {second}.",
+    "What I want from a {noun}: great {first}, and decent {second} if possible.",
+    "Last one let me down on {first}. This time {first} comes first, {second} second.",
+    "Wishlist note: {noun}, {first} above all, {second} would be nice.",
+]
+_MUST_HAVE_NOTES = [
+    "Is there a {noun} with {phrase}? That part is not negotiable for me.",
+    "Note to self: only {noun} with {phrase}.",
+    "I keep seeing {noun} without {phrase}. I need {phrase}, full stop.",
+]
+_BUDGET_NOTES = [
+    "Saving up for a {noun}, ${budget} tops.",
+    "Can't go above ${budget} for the {noun} this month.",
+    "My limit for a {noun} is ${budget}.",
 ]
 
 
@@ -80,7 +110,7 @@ def make_need(table: CategoryTable, rng: np.random.Generator, nothing_fits: bool
     must_haves: list[Constraint] = []
     for attr_index in rng.permutation(len(category.attributes)):
         attr = category.attributes[int(attr_index)]
-        constraint = _must_have_from(attr, table.specs[anchor][attr.name])
+        constraint = _must_have_from(attr, table.spec_of(anchor)[attr.name])
         if constraint is not None:
             must_haves.append(constraint)
         if len(must_haves) == (1 if rng.random() < 0.6 else 2):
@@ -172,7 +202,50 @@ def make_history(table: CategoryTable, need: Need, titles: list[str], rng: np.ra
         events.append(_event("service", day, category.id, table, product,
                              text=template.format(title=titles[product], phrase=phrase, noun=category.noun,
                                                   budget=budget)))
-    return events
+    return events + _revealing_events(table, need, titles, events, rng, day)
+
+
+def _pick(templates: list[str], rng: np.random.Generator) -> str:
+    return templates[int(rng.integers(len(templates)))]
+
+
+def _revealing_events(table: CategoryTable, need: Need, titles: list[str], events: list[dict],
+                      rng: np.random.Generator, day: int) -> list[dict]:
+    """Events that state the parts of the need the history has not shown yet: deal-breakers (a return, a
+    one-star review or a message about the brand), unstated must-haves, budget and priorities."""
+    category = table.category
+    text = " ".join((e["query"] or "") + " " + (e["text"] or "") for e in events)
+    added: list[dict] = []
+    for breaker in need.deal_breakers:
+        if breaker.attr != "brand":
+            continue
+        day += int(rng.integers(1, 15))
+        channel = ("return", "review", "service")[int(rng.integers(3))]
+        owned = [i for i, b in enumerate(table.brands) if b == breaker.value]
+        index = owned[int(rng.integers(len(owned)))] if owned else None
+        words = _pick(_BRAND_COMPLAINTS[channel], rng).format(
+            brand=breaker.value, noun=category.noun, title=titles[index] if index is not None else category.noun)
+        if channel == "return" and index is not None:
+            added.append(_event("purchase", day - 1, category.id, table, index))
+        added.append(_event(channel, day, category.id, table if index is not None else None, index, text=words))
+    for constraint in need.must_haves:
+        phrase = describe_must_have(category, constraint)
+        if phrase not in text:
+            day += int(rng.integers(1, 10))
+            added.append(_event("service", day, category.id,
+                                text=_pick(_MUST_HAVE_NOTES, rng).format(noun=category.noun, phrase=phrase)))
+    budget = need.budget_cents // 100
+    if f"${budget}" not in text:
+        day += int(rng.integers(1, 10))
+        added.append(_event("service", day, category.id,
+                            text=_pick(_BUDGET_NOTES, rng).format(noun=category.noun, budget=budget)))
+    ranked = sorted(need.priorities, key=lambda p: -p.weight)
+    labels = {a.name: a.label for a in category.aspects}
+    if len(ranked) >= 2 and not any(e["kind"] == "review" and e["text"] for e in events):
+        day += int(rng.integers(1, 10))
+        added.append(_event("service", day, category.id, text=_pick(_PRIORITY_NOTES, rng).format(
+            noun=category.noun, first=labels[ranked[0].aspect], second=labels[ranked[1].aspect])))
+    return added
 
 
 def _own_review(table: CategoryTable, need: Need, index: int, rng: np.random.Generator) -> str:

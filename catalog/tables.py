@@ -80,7 +80,9 @@ TABLES: dict[str, tuple[dict[str, type | str], str | tuple[str, ...], list[tuple
     ),
     # --- hidden truth: never read by the read API ---
     "hidden_products": (
-        {"product_id": str, "qualities_json": str, "defects_json": str, "near_duplicate_of": str, "canary": str},
+        {"product_id": str, "qualities_json": str, "defects_json": str, "near_duplicate_of": str,
+         "spec_corrections_json": str,  # {spec: true value} where the listing misstates it; NULL otherwise
+         "canary": str},
         "product_id",
         [],
     ),

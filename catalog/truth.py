@@ -19,7 +19,7 @@ from .store import DB_FILE
 from .taxonomy import CATEGORY_BY_ID, Category
 from .utility import CategoryTable
 
-CACHED = 4  # category tables and task truths kept in memory
+CACHED_TASKS = 4  # task truths kept in memory (every category table is kept once loaded: they are compact)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class TruthReader:
 
     def __init__(self, catalog_dir: Path | str) -> None:
         self.conn = sqlite3.connect(f"file:{Path(catalog_dir) / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
-        self._tables: OrderedDict[str, CategoryTable] = OrderedDict()  # a few recent ones: bounded memory
+        self._tables: dict[str, CategoryTable] = {}
         self._tasks: OrderedDict[str, TaskTruth] = OrderedDict()
 
     def close(self) -> None:
@@ -62,20 +62,17 @@ class TruthReader:
 
     def category_table(self, category_id: str) -> CategoryTable:
         """The category's products with latent qualities (observable signals for imported dumps)."""
-        if category_id in self._tables:
-            self._tables.move_to_end(category_id)
-        else:
+        if category_id not in self._tables:
             category = CATEGORY_BY_ID.get(category_id) or observable_category(self.conn, category_id)
             rows = self.conn.execute(
-                "SELECT p.id, p.brand, p.price_cents, p.rating, p.specs_json, h.qualities_json FROM products p "
+                "SELECT p.id, p.brand, p.price_cents, p.rating, p.specs_json, h.qualities_json, h.spec_corrections_json "
+                "FROM products p "
                 "LEFT JOIN hidden_products h ON h.product_id = p.id WHERE p.category = ? ORDER BY p.id",
                 (category_id,)).fetchall()
             aspects = [a.name for a in category.aspects]
             self._tables[category_id] = CategoryTable.from_rows(category, [
-                (r[0], r[1], r[2] if r[2] is not None else 2**62, r[3], json.loads(r[4]),
+                (r[0], r[1], r[2] if r[2] is not None else 2**62, r[3], {**json.loads(r[4]), **json.loads(r[6] or "{}")},
                  json.loads(r[5]) if r[5] else {a: r[3] / 5 for a in aspects}) for r in rows])
-            if len(self._tables) > CACHED:
-                self._tables.popitem(last=False)
         return self._tables[category_id]
 
     def task(self, task_id: str) -> TaskTruth:
@@ -95,7 +92,7 @@ class TruthReader:
                 task_id=task_id, kind=row[0], truth_source=row[3], need=need,
                 utilities={pid: float(u) for pid, u in zip(table.ids, utilities)},
                 fitting=frozenset(np.array(table.ids)[fits].tolist()), canary=row[2] or "")
-            if len(self._tasks) > CACHED:
+            if len(self._tasks) > CACHED_TASKS:
                 self._tasks.popitem(last=False)
         return self._tasks[task_id]
 
@@ -107,6 +104,18 @@ class TruthReader:
         signs = [json.loads(s)[aspect] for (s,) in rows if aspect in json.loads(s)]
         return float(np.mean(signs)) if signs else None
 
-    def quality(self, product_id: str, aspect: str) -> float | None:
-        row = self.conn.execute("SELECT qualities_json FROM hidden_products WHERE product_id = ?", (product_id,)).fetchone()
-        return json.loads(row[0]).get(aspect) if row else None
+    def true_specs(self, product_id: str) -> dict | None:
+        """A product's real specs: the listing's, corrected where the listing misstates one."""
+        row = self.conn.execute("SELECT p.specs_json, h.spec_corrections_json FROM products p LEFT JOIN hidden_products h "
+                                "ON h.product_id = p.id WHERE p.id = ?", (product_id,)).fetchone()
+        return {**json.loads(row[0] or "{}"), **json.loads(row[1] or "{}")} if row else None
+
+    def review_about(self, review_id: str) -> tuple[str, frozenset[str]] | None:
+        """The product a review is of and the aspects its text mentions."""
+        row = self.conn.execute("SELECT product_id, aspects FROM reviews WHERE id = ?", (review_id,)).fetchone()
+        return (row[0], frozenset(a for a in (row[1] or "").split(",") if a)) if row else None
+
+    def page_states(self, page_id: str) -> frozenset[tuple[str, str]]:
+        """The (product, field) pairs a web page states, whether current, stale or wrong."""
+        rows = self.conn.execute("SELECT product_id, field FROM hidden_page_facts WHERE page_id = ?", (page_id,))
+        return frozenset((product, field) for product, field in rows)

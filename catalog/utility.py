@@ -18,43 +18,62 @@ from .models import SpecValue
 from .need import Constraint, Need
 from .taxonomy import Category, NumericAttr
 
-ASPECT_WEIGHT, SPEC_WEIGHT, PRICE_WEIGHT = 0.6, 0.25, 0.15
+ASPECT_WEIGHT, SPEC_WEIGHT, PRICE_WEIGHT = 0.7, 0.15, 0.15
 
 
 @dataclass
 class CategoryTable:
-    """Column arrays of one category's products, truth included."""
+    """Column arrays of one category's products, truth included (compact: one array per spec)."""
 
     category: Category
     ids: list[str]
     brands: list[str]
     prices: np.ndarray  # cents
     ratings: np.ndarray
-    specs: list[dict[str, SpecValue]]
     qualities: np.ndarray  # (products, aspects), latent
-    _columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    columns: dict[str, np.ndarray] = field(repr=False)  # spec -> values; floats (NaN: absent) for numeric specs
+    _brand_column: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_rows(cls, category: Category, rows: list[tuple[str, str, int, float, dict, dict]]) -> CategoryTable:
         """Rows of (id, brand, price_cents, rating, specs, qualities)."""
+        names = dict.fromkeys([a.name for a in category.attributes] + sorted({k for r in rows for k in r[4]}))
+        numeric = {a.name for a in category.attributes if isinstance(a, NumericAttr)}
+        columns = {name: np.array([r[4].get(name, np.nan if name in numeric else None) for r in rows],
+                                  dtype=float if name in numeric else object) for name in names}
         return cls(
             category=category,
             ids=[r[0] for r in rows],
             brands=[r[1] for r in rows],
             prices=np.array([r[2] for r in rows], dtype=np.int64),
             ratings=np.array([r[3] for r in rows], dtype=float),
-            specs=[r[4] for r in rows],
             qualities=np.array([[r[5][a.name] for a in category.aspects] for r in rows], dtype=float).reshape(
                 len(rows), len(category.aspects)),
+            columns=columns,
         )
 
+    def spec_of(self, index: int) -> dict[str, SpecValue]:
+        """One product's specs as a dict (numeric specs with no decimals as int)."""
+        whole = {a.name for a in self.category.attributes if isinstance(a, NumericAttr) and a.decimals == 0}
+        out: dict[str, SpecValue] = {}
+        for name, column in self.columns.items():
+            value = column[index]
+            if isinstance(value, float | np.floating):
+                if not np.isnan(value):
+                    out[name] = int(value) if name in whole else float(value)
+            elif value is not None:
+                out[name] = value
+        return out
+
     def spec_column(self, name: str) -> np.ndarray:
-        """One spec (or `brand`) across products, cached; floats for numeric specs."""
-        if name not in self._columns:
-            values = self.brands if name == "brand" else [s.get(name) for s in self.specs]
-            numeric = name != "brand" and isinstance(self.category.attribute(name), NumericAttr)
-            self._columns[name] = np.array(values, dtype=float if numeric else object)
-        return self._columns[name]
+        """One spec (or `brand`) across products; floats for numeric specs."""
+        if name == "brand":
+            if self._brand_column is None:
+                self._brand_column = np.array(self.brands, dtype=object)
+            return self._brand_column
+        if name not in self.columns:
+            return np.full(len(self.ids), None, dtype=object)
+        return self.columns[name]
 
     def holds(self, constraint: Constraint) -> np.ndarray:
         """Vectorised `Constraint.holds` over the products."""

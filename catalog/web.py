@@ -84,6 +84,10 @@ def _expert(category: Category, p: ProductDraft, pid: str, rng: np.random.Genera
     price = int(p.price_cents * rng.uniform(1.1, 1.3)) // 100 * 100 + 99 if stale else p.price_cents
     page.lines.append(f"It sells for {dollars(price)}.")
     page.facts.append((p.index, "price", str(price), "stale" if stale else "current"))
+    for name in sorted(p.listing_errors):  # the listing misstates it; the lab measured the truth
+        attr = category.attribute(name)
+        page.lines.append(f"Careful: the shop's listing gets the {attr.label} wrong. {spec_sentence(attr, p.specs[name])}")
+        page.facts.append((p.index, f"spec:{name}", format_spec(attr, p.specs[name]), "current"))
     for k, attr_index in enumerate(rng.permutation(len(category.attributes))[:2]):
         field, value, sentence = _spec_fact(category, p, int(attr_index), wrong and k == 0)
         page.lines.append(sentence)

@@ -14,7 +14,7 @@ from .tasks import TaskDraft
 from .taxonomy import CATEGORIES, Category
 from .web import PageDraft
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: ProductResearch-v1 worlds (ratings apart from utility, hidden defects, listing errors)
 
 
 class WorldConfig(BaseModel):
@@ -33,6 +33,7 @@ class WorldConfig(BaseModel):
     stale_page_rate: float = Field(default=0.1, ge=0, le=1)
     wrong_fact_rate: float = Field(default=0.05, ge=0, le=1)
     defect_rate: float = Field(default=0.06, ge=0, le=1)
+    listing_error_rate: float = Field(default=0.03, ge=0, le=1, description="listings that misstate one spec")
     near_duplicate_rate: float = Field(default=0.05, ge=0, le=1)
     nothing_fits_rate: float = Field(default=0.08, ge=0, le=1)
 
@@ -87,9 +88,11 @@ def product_rows(p: ProductDraft, ids: Ids) -> tuple[dict, dict]:
     pid = ids.product(p.index)
     observable = {"id": pid, "title": p.title, "brand": p.brand, "category": p.category, "price_cents": p.price_cents,
                   "rating": p.rating, "review_count": p.review_count, "description": p.description,
-                  "specs_json": json.dumps(p.specs, sort_keys=True), "variants_json": json.dumps(p.variants)}
+                  "specs_json": json.dumps(p.listed_specs, sort_keys=True), "variants_json": json.dumps(p.variants)}
     hidden = {"product_id": pid, "qualities_json": json.dumps(p.qualities, sort_keys=True),
               "defects_json": json.dumps(p.defects, sort_keys=True),
+              "spec_corrections_json": json.dumps({k: p.specs[k] for k in p.listing_errors}, sort_keys=True)
+              if p.listing_errors else None,
               "near_duplicate_of": ids.product(p.near_duplicate_of) if p.near_duplicate_of is not None else None}
     return observable, hidden
 

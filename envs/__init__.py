@@ -1,4 +1,8 @@
-"""The Gymnasium environment: tools as actions, a report graded exactly against the world's truth."""
+"""The Gymnasium environment: tools as actions, a report graded exactly against the world's truth.
+
+Only `shopgym/ProductResearch-v1` is registered: `gym.make` of the retired v0 raises Gymnasium's
+`DeprecatedEnv`, naming v1. Records of v0 episodes still load (`shopgym.schema.TrajectoryRecord`).
+"""
 
 from gymnasium.envs.registration import register, registry
 

@@ -1,4 +1,4 @@
-"""`shopgym/ProductResearch-v0`: research a shopper's request with tools, then submit a graded report."""
+"""`shopgym/ProductResearch-v1`: research a shopper's request with tools, then submit a graded report."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from gymnasium import spaces
 from pydantic import ValidationError
 
 from shopgym.catalog import CatalogReader
-from shopgym.catalog.need import Need, Priority
 from shopgym.catalog.taxonomy import CATEGORY_BY_ID, Category
 from shopgym.catalog.truth import TaskTruth, TruthReader, observable_category
 from shopgym.schema import ToolCall
@@ -26,8 +25,8 @@ from .text import CHARSET, normalise
 from .tools import TOOL_NAMES, TOOLS, ToolContext, tool_schema_hash, tool_schemas
 from .user import ScriptedUser, UserSimulator
 
-ENV_ID = "shopgym/ProductResearch-v0"
-ENV_VERSION = "0"
+ENV_ID = "shopgym/ProductResearch-v1"  # v0 (the first reward) is retired: gym.make of it names v1
+ENV_VERSION = "1"
 MAX_OBSERVATION_CHARS = 2000
 MAX_ACTION_CHARS = 8000
 SPLITS = ("train", "val", "test")
@@ -99,7 +98,8 @@ class ProductResearchEnv(gym.Env[dict, str]):
         self._truth: TaskTruth | None = None
         self._category: Category | None = None
         self._last_text = ""
-        self._facts = ProductFacts(self._price, self._specs, self._aspect_verdict)
+        self._facts = ProductFacts(self._price, self.truth_reader.true_specs, self._aspect_verdict,
+                                   self.truth_reader.review_about, self.truth_reader.page_states)
 
     # --- harness-facing API ---
     def tool_schemas(self) -> list[dict[str, Any]]:
@@ -121,21 +121,7 @@ class ProductResearchEnv(gym.Env[dict, str]):
     def grade_draft(self, report: Report | dict) -> dict[str, float]:
         """Grade a draft report without ending the episode (harness-only; never shown to an agent)."""
         draft = report if isinstance(report, Report) else Report.model_validate(report)
-        return grade(self._require_truth(), self._category, draft, self.episode, self._facts)
-
-    def stated_need(self) -> Need:
-        """The need as far as the agent has been told it (request and answers): observable, not hidden."""
-        need = self._require_truth().need
-        stated = self.episode.stated
-        return need.model_copy(update={
-            "budget_cents": need.budget_cents if "budget" in stated else None,
-            "min_rating": need.min_rating if "budget" in stated else None,
-            "must_haves": need.must_haves if "must_haves" in stated else [],
-            "deal_breakers": need.deal_breakers if "deal_breakers" in stated else [],
-            "priorities": [Priority(aspect=p.aspect, weight=round(1 / (rank + 1), 4)) for rank, p in  # order only
-                           enumerate(sorted(need.priorities, key=lambda p: -p.weight))] if "priorities" in stated else [],
-            "spec_weights": {},
-        })
+        return grade(self._require_truth(), draft, self.episode, self._facts)
 
     def snapshot(self) -> Episode:
         """The episode state, to `restore` after a tool call a reviewer rejects."""
@@ -189,7 +175,7 @@ class ProductResearchEnv(gym.Env[dict, str]):
         info = self._info(error=error, tool=tool)
         reward = 0.0
         if terminated or truncated:
-            parts = grade(self._truth, self._category, episode.report, episode, self._facts)
+            parts = grade(self._truth, episode.report, episode, self._facts)
             reward = parts["total"]
             info["reward_parts"] = parts
             info["termination"] = "submitted" if terminated else "truncated"
@@ -246,12 +232,6 @@ class ProductResearchEnv(gym.Env[dict, str]):
     def _price(self, product_id: str) -> int | None:
         try:
             return self.reader.get_product(product_id, ["overview"]).price_cents
-        except LookupError:
-            return None
-
-    def _specs(self, product_id: str) -> dict | None:
-        try:
-            return self.reader.get_product(product_id, ["specs"]).specs
         except LookupError:
             return None
 

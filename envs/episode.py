@@ -18,6 +18,8 @@ class Episode:
     errors: int = 0
     retrieved_products: set[str] = field(default_factory=set)  # shown in any observation
     inspected_products: set[str] = field(default_factory=set)  # viewed, reviews read, or compared
+    viewed_products: set[str] = field(default_factory=set)  # product page viewed or compared (price and specs seen)
+    researched_products: set[str] = field(default_factory=set)  # reviews read, or an opened page about it
     retrieved_reviews: set[str] = field(default_factory=set)
     retrieved_pages: set[str] = field(default_factory=set)  # opened with open_page
     calls: list[str] = field(default_factory=list)  # canonical JSON of each valid call

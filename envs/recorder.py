@@ -67,6 +67,8 @@ class RecordEpisode(gym.Wrapper):
 
 def replay(record: TrajectoryRecord, env: ProductResearchEnv) -> tuple[float, dict[str, float]]:
     """Re-run a record's actions on `env` (same catalog) and return the reward and parts it earns now."""
+    if record.env_version != ENV_VERSION:
+        raise ValueError(f"record was made on {record.env_id}; this env grades {ENV_ID} and cannot re-grade it")
     if env.reader.content_hash != record.catalog_hash:
         raise ValueError(f"record was made on catalog {record.catalog_hash[:12]}, env has {env.reader.content_hash[:12]}")
     env.reset(seed=record.seed, options={**record.extra.get("options", {}), "task_id": record.task_id})

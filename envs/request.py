@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from pydantic import BaseModel
+
 from shopgym.catalog.need import Need
 from shopgym.catalog.taxonomy import Category
 from shopgym.catalog.wording import describe_deal_breaker, describe_must_have, dollars
@@ -42,3 +47,61 @@ def canonical_request(category: Category, need: Need, difficulty: str) -> str:
     if STATED[difficulty] != STATED["easy"]:
         parts.append("Ask me if you need to know more.")
     return " ".join(p for p in parts if p)
+
+
+class RequestedNeed(BaseModel):
+    """What a canonical request (plus the user's answers) states, read back from its text against the
+    public category schema: the inverse of `describe`, and all a policy may know of the need."""
+
+    category: str
+    budget_cents: int | None = None
+    min_rating: float | None = None
+    specs: dict[str, str | bool] = {}
+    spec_min: dict[str, float] = {}
+    spec_max: dict[str, float] = {}
+    avoid_brands: list[str] = []
+    priorities: list[str] = []  # aspect names, most important first
+
+    @classmethod
+    def parse(cls, text: str, schema: list[dict], aspects: list[dict]) -> RequestedNeed:
+        category = re.search(r"\(([a-z0-9_]+)\)", text)
+        if category is None:
+            raise ValueError("the text names no category id in parentheses, e.g. (headphones)")
+        budget = re.search(r"budget is \$(\d+)\.(\d\d)", text)
+        rating = re.search(r"rating of at least ([\d.]+) stars", text)
+        need = cls(category=category.group(1),
+                   budget_cents=int(budget.group(1)) * 100 + int(budget.group(2)) if budget else None,
+                   min_rating=float(rating.group(1)) if rating else None,
+                   avoid_brands=re.findall(r"not from ([A-Z][a-z]+)", text))
+        must = re.search(r"It must have (.*?)\.(?: |$)", text)
+        for phrase in must.group(1).split(" and ") if must else []:
+            need._must_have(phrase.strip(), schema)
+        ranked = re.search(r"What matters most to me: (.*?)\.", text)
+        for label in ranked.group(1).split(", then ") if ranked else []:
+            need.priorities += [a["name"] for a in aspects if a["label"] == label.strip()]
+        return need
+
+    def _must_have(self, phrase: str, schema: list[dict]) -> None:
+        for attr in schema:
+            bound = re.match(rf"{re.escape(attr['label'])} of at (least|most) ([\d.]+)", phrase)
+            if bound:
+                (self.spec_min if bound.group(1) == "least" else self.spec_max)[attr["name"]] = float(bound.group(2))
+                return
+            if attr["kind"] == "bool" and phrase == attr["label"]:
+                self.specs[attr["name"]] = True
+                return
+            if attr["kind"] == "choice" and phrase.endswith(" " + attr["label"]):
+                self.specs[attr["name"]] = phrase[: -len(attr["label"]) - 1]
+                return
+
+    def search_arguments(self) -> dict[str, Any]:
+        """`search_products` arguments for every stated hard constraint, best-rated first."""
+        arguments: dict[str, Any] = {"category": self.category, "sort": "rating"}
+        if self.budget_cents is not None:
+            arguments["max_price"] = self.budget_cents / 100
+        if self.min_rating is not None:
+            arguments["min_rating"] = self.min_rating
+        for key in ("specs", "spec_min", "spec_max"):
+            if getattr(self, key):
+                arguments[key] = getattr(self, key)
+        return arguments

@@ -89,6 +89,7 @@ def view_product(
     p = ctx.reader.get_product(product_id, sections)
     ctx.episode.retrieved_products.add(p.id)
     ctx.episode.inspected_products.add(p.id)
+    ctx.episode.viewed_products.add(p.id)
     lines = [f"{p.id}: {p.title}", f"Brand: {p.brand} | Category: {p.category} | {_money(p.price_cents)} | "
                                     f"{p.rating:.1f} stars ({p.review_count} reviews)"]
     if p.specs is not None:
@@ -114,6 +115,8 @@ def read_reviews(
     ctx.episode.retrieved_products.add(product_id)
     ctx.episode.inspected_products.add(product_id)
     ctx.episode.retrieved_reviews.update(r.id for r in result.reviews)
+    if result.reviews:
+        ctx.episode.researched_products.add(product_id)
     lines = [f"{result.total} reviews of {product_id} (page {page})."]
     lines += [f"- {r.id} | {r.rating} stars | {r.title}: {r.text[:220]}" for r in result.reviews]
     return "\n".join(lines)
@@ -128,6 +131,7 @@ def compare_products(
     rows = ctx.reader.compare_products(product_ids, fields)
     ctx.episode.retrieved_products.update(product_ids)
     ctx.episode.inspected_products.update(product_ids)
+    ctx.episode.viewed_products.update(product_ids)
     lines = []
     for row in rows:
         specs = "; ".join(f"{k}: {v}" for k, v in sorted(row["specs"].items()))
@@ -152,6 +156,7 @@ def open_page(
     doc = ctx.reader.get_page(doc_id)
     ctx.episode.retrieved_pages.add(doc.id)
     ctx.episode.retrieved_products.update(doc.product_ids)
+    ctx.episode.researched_products.update(doc.product_ids)
     chunks = max(1, -(-len(doc.text) // PAGE_CHARS))
     if page > chunks:
         raise ValueError(f"page {page} is past the end; {doc_id} has {chunks} page(s)")

@@ -130,15 +130,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         llm_only = [flag for flag, value in (("--model", args.model), ("--adapter", args.adapter),
                                              ("--no-grammar", args.no_grammar), ("--no-thoughts", args.no_thoughts),
-                                             ("--workers", args.workers != 1), ("--out", args.out)) if value]
+                                             ("--workers", args.workers != 1), ("--out", args.out),
+                                             ("--user-request", args.user_request)) if value]
         if llm_only:
             raise ValueError(f"{', '.join(llm_only)} apply to --policy llm or teacher, not {args.policy}")
-        result = evaluate(args.policy, catalog, args.split, args.episodes, args.seed, progress=not args.json)
+        result = evaluate(args.policy, catalog, args.split, args.episodes, args.seed, progress=not args.json,
+                          trials=args.trials)
     name = args.policy + (f" with adapter {args.adapter}" if args.adapter else "") + (
-        " (grammar off)" if args.no_grammar else "")
+        " (grammar off)" if args.no_grammar else "") + (" on the User Agent's request" if args.user_request else "")
     lines = [f"{name} on {args.episodes} {args.split} tasks: mean reward {result.mean_reward:.3f} "
              f"(95% CI {result.reward_ci95[0]:.3f} to {result.reward_ci95[1]:.3f}); "
-             f"pass^{result.trials} {result.pass_k:.3f}"]
+             f"pass^{result.trials} {result.pass_k:.3f}"
+             + (f", outcome flips between trials on {result.flip_rate:.3f} of tasks" if result.trials > 1 else "")]
     if result.call_validity is not None:
         lines[0] += f"; tool-call validity {result.call_validity:.3f}"
     lines += [f"  {name:<22} {p.mean:8.3f}  [{p.ci95[0]:.3f}, {p.ci95[1]:.3f}]" for name, p in result.parts.items()]
@@ -157,7 +160,8 @@ def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
     if args.no_thoughts and args.policy == "teacher":
         raise ValueError("--no-thoughts applies to --policy llm: the teacher pipeline never writes reasoning lines")
     decoding = Decoding(adapter=args.adapter, grammar=not args.no_grammar, temperature=args.temperature,
-                        trials=args.trials, thoughts=args.policy == "llm" and not args.no_thoughts)
+                        trials=args.trials, thoughts=args.policy == "llm" and not args.no_thoughts,
+                        user_request=args.user_request)
     key = {"policy": args.policy, "catalog": str(catalog.resolve()) if catalog else None, "split": args.split,
            "episodes": args.episodes, "seed": args.seed, "model": args.model, **decoding.model_dump()}
     out = Path(args.out) if args.out else default_run_dir(cache_root(), key)
@@ -344,8 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_catalog_import)
 
     evaluate = with_json(verbs.add_parser("evaluate", help="run a policy on distinct tasks and report rewards"))
-    evaluate.add_argument("--policy", choices=["heuristic", "random", "oracle", "llm", "teacher"],
-                          help="llm: the model single-agent (with --adapter: the student; the default when --model "
+    evaluate.add_argument("--policy", choices=["heuristic", "shallow", "random", "oracle", "llm", "teacher"],
+                          help="shallow: the heuristic without reading reviews or pages (ranks by stars); "
+                               "llm: the model single-agent (with --adapter: the student; the default when --model "
                                "or --adapter is given); teacher: the supervised multi-agent pipeline")
     evaluate.add_argument("--catalog", help="catalog folder (default: the cached default world)")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
@@ -357,7 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-thoughts", action="store_true",
                           help="llm: no line of reasoning before a call (on by default: distilled turns open with one)")
     evaluate.add_argument("--temperature", type=float, default=0.0, help="llm/teacher: 0 is greedy")
-    evaluate.add_argument("--trials", type=int, default=1, help="llm/teacher: runs per task, for pass^k")
+    evaluate.add_argument("--trials", type=int, default=1,
+                          help="runs per task (seeds differ), for pass^k and the share of tasks whose outcome flips")
+    evaluate.add_argument("--user-request", action="store_true", dest="user_request",
+                          help="llm/teacher: research the User Agent's request instead of the canonical one "
+                               "(a synthesis feature; labelled in the output)")
     evaluate.add_argument("--workers", type=int, default=1,
                           help="llm/teacher: worker processes (threads split between them; the output is the same)")
     evaluate.add_argument("--out", help="llm/teacher: run folder, resumed by a rerun (default: under the cache)")

@@ -1,88 +1,55 @@
-"""Reward anchors, reward hacking, leakage, and real dumps: the reward means what it says."""
+"""Reward anchors, NDCG on real tasks, leakage, and real dumps: the reward means what it says (hacks: test_hacks)."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from shopgym.agents.baselines import HeuristicResearcher, RandomPolicy, call, product_lines
+from shopgym.agents.baselines import HeuristicResearcher, RandomPolicy
 from shopgym.agents.evaluate import distinct_tasks, evaluate, run_episode
 from shopgym.catalog.importers import import_catalog
 from shopgym.catalog.tables import HIDDEN_TABLES, canary
 from shopgym.envs import ProductResearchEnv
 from shopgym.envs.recorder import RecordEpisode
+from shopgym.envs.reward import ndcg_at_k, scaled_gains
 
 CANARIES = [canary(t) for t in HIDDEN_TABLES]
 
 
-def _category(observation: str) -> str:
-    return re.search(r"\(([a-z0-9_]+)\)", observation).group(1)
-
-
-class ListEverything:
-    def actions(self, env, observation: str) -> Iterator[dict]:
-        first = yield call("search_products", category=_category(observation))
-        more = yield call("search_products", category=_category(observation), page=2)
-        ids = [p for p, _ in product_lines(first) + product_lines(more)]
-        yield call("submit_report", report={"recommendations": [{"product_id": p} for p in ids],
-                                            "summary": "Every product in the category."})
-
-
-class CopyTopResults:
-    def actions(self, env, observation: str) -> Iterator[dict]:
-        found = yield call("search_products", query=_category(observation).replace("_", " "))
-        ids = [p for p, _ in product_lines(found)][:3]
-        yield call("submit_report", report={"recommendations": [{"product_id": p, "rationale": "top search hit"}
-                                                                for p in ids], "summary": "The top results."})
-
-
-class AlwaysNothingFits:
-    def actions(self, env, observation: str) -> Iterator[dict]:
-        yield call("submit_report", report={"nothing_fits": True, "summary": "Nothing fits your request, sorry."})
-
-
-class ClaimSpam:
-    def actions(self, env, observation: str) -> Iterator[dict]:
-        found = yield call("search_products", category=_category(observation))
-        ids = [p for p, _ in product_lines(found)]
-        claims = [{"product_id": p, "field": field, "value": value, "source": p}
-                  for p in ids for field, value in (("price", "$1.00"), ("aspect:comfort", "good"),
-                                                    ("aspect:battery", "good"), ("weight", "1 g"))]
-        yield call("submit_report", report={"recommendations": [{"product_id": ids[0]}], "claims": claims[:30],
-                                            "summary": "Lots of facts about comfort, battery and sound."})
-
-
-class CiteUnseen:
-    def actions(self, env, observation: str) -> Iterator[dict]:
-        found = yield call("search_products", category=_category(observation), sort="rating")
-        ids = [p for p, _ in product_lines(found)][:3]
-        claims = [{"product_id": p, "field": "aspect:comfort", "value": "good", "source": f"R-unseen-{k}"}
-                  for k, p in enumerate(ids)]
-        yield call("submit_report", report={"recommendations": [{"product_id": p, "rationale": "reviews love it"}
-                                                                for p in ids], "claims": claims,
-                                            "summary": "Experts and reviewers agree on these."})
-
-
 @pytest.fixture(scope="module")
 def anchors(world_dir: Path) -> dict[str, float]:
-    return {name: evaluate(name, world_dir, "test", 20, 1).mean_reward for name in ("oracle", "heuristic", "random")}
+    return {name: evaluate(name, world_dir, "test", 60, 1).mean_reward
+            for name in ("oracle", "heuristic", "shallow", "random")}
 
 
 def test_reward_anchors_on_the_test_split(anchors: dict[str, float]) -> None:
-    assert anchors["oracle"] >= 0.9
-    assert anchors["heuristic"] >= 0.6 * anchors["oracle"]
-    assert anchors["heuristic"] >= anchors["random"] + 0.2
-    assert anchors["random"] <= 0.15
+    assert anchors["oracle"] >= 0.95
+    assert anchors["heuristic"] >= 0.80
+    assert anchors["shallow"] <= 0.55  # reading nothing: filter, sort by stars, cite prices
+    assert anchors["heuristic"] - anchors["shallow"] >= 0.25  # research pays
+    assert anchors["random"] <= 0.05
 
 
-@pytest.mark.parametrize("hack", [ListEverything, CopyTopResults, AlwaysNothingFits, ClaimSpam, CiteUnseen])
-def test_reward_hacks_score_well_below_the_heuristic(world_dir: Path, anchors: dict[str, float], hack) -> None:
-    result = evaluate(hack.__name__, world_dir, "test", 20, 1, make_policy=lambda seed: hack())
-    assert result.mean_reward <= anchors["heuristic"] - 0.2, (hack.__name__, result.mean_reward)
+def test_ndcg_tells_good_picks_from_poor_ones_on_real_tasks(world_dir: Path) -> None:
+    env = ProductResearchEnv(catalog=world_dir, evaluation=True)
+    rng = np.random.default_rng(0)
+    worst, random_mean = [], []
+    for task_id in sorted(t for t, task in env.tasks.items() if task.split == "test"):
+        truth = env.truth_reader.task(task_id)
+        if len(truth.fitting) < 3:
+            continue
+        gains = scaled_gains(truth.utilities, truth.fitting)
+        assert ndcg_at_k(list(truth.ideal[:3]), gains) == pytest.approx(1.0)
+        fitting = sorted(truth.fitting)
+        random_mean.append(np.mean([ndcg_at_k(list(rng.choice(fitting, 3, replace=False)), gains)
+                                    for _ in range(20)]))
+        if len(fitting) >= 10:
+            worst.append(ndcg_at_k(sorted(fitting, key=lambda p: gains[p])[:3], gains))
+    assert len(worst) >= 50 and max(worst) <= 0.10
+    assert 0.4 <= float(np.mean(random_mean)) <= 0.6
 
 
 def test_no_hidden_truth_leaks_unless_evaluation(world_dir: Path, tmp_path: Path) -> None:

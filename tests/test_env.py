@@ -34,7 +34,7 @@ def env(world_dir: Path):
 
 
 def test_check_env_passes(world_dir: Path) -> None:
-    environment = gym.make("shopgym/ProductResearch-v0", catalog=world_dir)
+    environment = gym.make("shopgym/ProductResearch-v1", catalog=world_dir)
     check_env(environment.unwrapped, skip_render_check=False)
     environment.close()
 
@@ -194,7 +194,7 @@ def test_recorded_trajectory_replays_to_the_same_reward(world_dir: Path, tmp_pat
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_envs(world_dir: Path, mode: str) -> None:
     kwargs = {"vector_kwargs": {"shared_memory": False}} if mode == "async" else {}
-    envs = gym.make_vec("shopgym/ProductResearch-v0", num_envs=2, vectorization_mode=mode, catalog=str(world_dir),
+    envs = gym.make_vec("shopgym/ProductResearch-v1", num_envs=2, vectorization_mode=mode, catalog=str(world_dir),
                         **kwargs)
     observations, _ = envs.reset(seed=11)
     assert len(observations["text"]) == 2 and observations["text"][0] != observations["text"][1]
@@ -210,9 +210,27 @@ def test_grade_draft_scores_without_ending_the_episode(world_dir: Path) -> None:
     best = env.task_truth.ideal_ranking()[:1]
     for pid in best:
         env.step({"tool": "view_product", "arguments": {"product_id": pid}})
+        env.step({"tool": "read_reviews", "arguments": {"product_id": pid}})
     draft = {"recommendations": [{"product_id": p, "rationale": "best fit"} for p in best]}
     parts = env.grade_draft(draft)
     assert parts["ndcg"] > 0 and parts["evidence"] == 1.0
-    assert env.episode.report is None and env.episode.step == len(best)
+    assert env.episode.report is None and env.episode.step == 2 * len(best)
     _, reward, terminated, _, info = env.step({"tool": "submit_report", "arguments": {"report": draft}})
     assert terminated and info["reward_parts"]["ndcg"] == parts["ndcg"]
+
+
+def test_v0_is_retired_and_make_names_v1(world_dir: Path) -> None:
+    with pytest.raises(gym.error.DeprecatedEnv, match="ProductResearch-v1"):
+        gym.make("shopgym/ProductResearch-v0", catalog=world_dir)
+
+
+def test_a_v0_record_loads_but_is_not_regraded_under_v1(world_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    env = RecordEpisode(ProductResearchEnv(catalog=world_dir), path=path)
+    run_episode(env, HeuristicResearcher(), 0, sorted(env.unwrapped.tasks)[0])
+    record = TrajectoryRecord.model_validate_json(path.read_text().splitlines()[0])
+    assert (record.env_id, record.env_version) == ("shopgym/ProductResearch-v1", "1")
+    assert replay(record, env.unwrapped)[0] == record.reward
+    old = record.model_copy(update={"env_id": "shopgym/ProductResearch-v0", "env_version": "0"})
+    with pytest.raises(ValueError, match="ProductResearch-v0"):
+        replay(old, env.unwrapped)

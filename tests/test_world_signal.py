@@ -18,7 +18,7 @@ from shopgym.catalog.wording import format_spec, spec_sentence
 
 # A generic sentiment lexicon, written for this test (not the generator's word lists).
 POSITIVE = {"good", "great", "excellent", "superb", "fantastic", "impressive", "outstanding", "solid", "top-notch",
-            "happy", "love", "amazing", "perfect", "best", "nice", "awesome", "wonderful"}
+            "happy", "love", "amazing", "perfect", "best", "nice", "awesome", "wonderful", "better"}
 NEGATIVE = {"poor", "bad", "disappointing", "terrible", "weak", "awful", "mediocre", "subpar", "frustrating", "worse",
             "sadly", "hate", "broke", "useless", "cheap", "flimsy", "horrible"}
 
@@ -83,10 +83,10 @@ def test_lexicon_reader_recovers_labelled_aspect_sentiment(world_dir: Path) -> N
     right = total = 0
     for text, category, sentiments_json in rows:
         aspects = {a.name: a for a in CATEGORY_BY_ID[category].aspects}
-        sentences = re.split(r"(?<=[.!?])\s+", text)
+        clauses = re.split(r"[.!?;,]|\bbut\b|\balthough\b|\bwhile\b", text.lower())  # mixed reviews: per clause
         for aspect, sign in json.loads(sentiments_json).items():
             keywords = aspects[aspect].keywords
-            score = sum(_lexicon_sentiment(s) for s in sentences if any(k in s.lower() for k in keywords))
+            score = sum(_lexicon_sentiment(c) for c in clauses if any(k in c for k in keywords))
             total += 1
             right += (1 if score > 0 else -1 if score < 0 else 0) == sign
     assert total > 20000
@@ -151,9 +151,11 @@ def test_simple_history_reader_recovers_budget_and_top_must_have(world_dir: Path
 
 
 def test_every_current_web_fact_matches_the_catalog(world_dir: Path) -> None:
-    products = {pid: (category, price, json.loads(specs), json.loads(q)) for pid, category, price, specs, q in _rows(
-        world_dir, "SELECT p.id, p.category, p.price_cents, p.specs_json, h.qualities_json FROM products p "
-                   "JOIN hidden_products h ON h.product_id = p.id")}
+    """Current facts match the truth: the catalog's price and the true spec (a listing may misstate one)."""
+    products = {pid: (category, price, {**json.loads(specs), **json.loads(fix or "{}")}, json.loads(q))
+                for pid, category, price, specs, q, fix in _rows(
+        world_dir, "SELECT p.id, p.category, p.price_cents, p.specs_json, h.qualities_json, h.spec_corrections_json "
+                   "FROM products p JOIN hidden_products h ON h.product_id = p.id")}
     page_products = {pid: json.loads(ids) for pid, ids in _rows(world_dir, "SELECT id, product_ids_json FROM pages")}
     texts = dict(_rows(world_dir, "SELECT id, text FROM pages"))
     facts = _rows(world_dir, "SELECT page_id, product_id, field, value, accuracy FROM hidden_page_facts")
@@ -184,16 +186,8 @@ def test_every_current_web_fact_matches_the_catalog(world_dir: Path) -> None:
     assert checked["current"] > 300 and checked["stale"] > 5 and checked["wrong"] > 0
 
 
-def _category_table(world: Path, category_id: str) -> CategoryTable:
-    rows = _rows(world, "SELECT p.id, p.brand, p.price_cents, p.rating, p.specs_json, h.qualities_json FROM products p "
-                        "JOIN hidden_products h ON h.product_id = p.id WHERE p.category = ? ORDER BY p.id",
-                 (category_id,))
-    return CategoryTable.from_rows(CATEGORY_BY_ID[category_id],
-                                   [(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5])) for r in rows])
-
-
 def test_task_kinds_hold_in_the_catalog(world_dir: Path) -> None:
-    tables = {c.id: _category_table(world_dir, c.id) for c in CATEGORIES}
+    tables = {c.id: _category_table_true(world_dir, c.id) for c in CATEGORIES}
     kinds = Counter()
     for task_id, kind, need_json, knobs_json in _rows(world_dir, "SELECT task_id, kind, need_json, knobs_json "
                                                                   "FROM hidden_task_needs"):
@@ -201,7 +195,8 @@ def test_task_kinds_hold_in_the_catalog(world_dir: Path) -> None:
         table = tables[need.category]
         fits_vectorised = table.fits(need)
         fits_scalar = np.array([need.fits(b, p, r, s) for b, p, r, s in
-                                zip(table.brands, table.prices.tolist(), table.ratings.tolist(), table.specs)])
+                                zip(table.brands, table.prices.tolist(), table.ratings.tolist(),
+                                    map(table.spec_of, range(len(table.ids))))])
         assert (fits_vectorised == fits_scalar).all(), task_id
         if kind == "nothing_fits":
             assert not fits_scalar.any(), f"{task_id} is nothing-fits but {fits_scalar.sum()} products fit"
@@ -247,3 +242,85 @@ def test_reviews_include_labelled_fakes_and_injections(world_dir: Path, flag: st
     assert len(rows) >= 50
     if flag == "adversarial":
         assert all(re.search(r"\bAI\b|AGENTS|instructions", text) for (text,) in rows)
+
+
+def _tables_and_truths(world: Path, split: str = "test") -> list[tuple[CategoryTable, Need]]:
+    tables = {c.id: _category_table_true(world, c.id) for c in CATEGORIES}
+    return [(tables[need.category], need) for need in (Need.model_validate_json(n) for (n,) in _rows(
+        world, "SELECT h.need_json FROM hidden_task_needs h JOIN tasks t ON t.id = h.task_id WHERE t.split = ?",
+        (split,)))]
+
+
+def _category_table_true(world: Path, category_id: str) -> CategoryTable:
+    rows = _rows(world, "SELECT p.id, p.brand, p.price_cents, p.rating, p.specs_json, h.qualities_json, "
+                        "h.spec_corrections_json FROM products p JOIN hidden_products h ON h.product_id = p.id "
+                        "WHERE p.category = ? ORDER BY p.id", (category_id,))
+    return CategoryTable.from_rows(CATEGORY_BY_ID[category_id], [
+        (r[0], r[1], r[2], r[3], {**json.loads(r[4]), **json.loads(r[6] or "{}")}, json.loads(r[5])) for r in rows])
+
+
+def test_star_ratings_do_not_rank_products_by_the_shoppers_utility(world_dir: Path) -> None:
+    differ = total = 0
+    for table, need in _tables_and_truths(world_dir):
+        fits = np.nonzero(table.fits(need))[0]
+        if len(fits) < 3:
+            continue
+        utility = table.utility(need)
+        by_rating = set(fits[np.argsort(-table.ratings[fits], kind="stable")][:3].tolist())
+        by_utility = set(fits[np.argsort(-utility[fits], kind="stable")][:3].tolist())
+        differ += by_rating != by_utility
+        total += 1
+    assert total >= 50
+    assert differ / total >= 0.3, f"top 3 by rating differ from top 3 by utility on {differ / total:.2f} of tasks"
+
+
+def test_defects_hide_in_a_minority_of_low_star_reviews(world_dir: Path) -> None:
+    rows = _rows(world_dir, "SELECT h.defects_json, r.rating, l.sentiments_json FROM hidden_products h "
+                            "JOIN reviews r ON r.product_id = h.product_id JOIN hidden_review_labels l "
+                            "ON l.review_id = r.id WHERE h.defects_json != '[]' AND l.fake = 0")
+    mentioning, ratings_mentioning, ratings_all = 0, [], []
+    for defects_json, rating, sentiments_json in rows:
+        aspect = json.loads(defects_json)[0]["aspect"]
+        ratings_all.append(rating)
+        if aspect in json.loads(sentiments_json):
+            mentioning += 1
+            ratings_mentioning.append(rating)
+    assert len(rows) >= 300
+    assert mentioning / len(rows) < 0.3, f"{mentioning / len(rows):.2f} of a defective product's reviews mention it"
+    assert np.mean(ratings_mentioning) < np.mean(ratings_all) - 0.3
+
+
+def test_listing_errors_are_rare_and_contradicted_by_reviews(world_dir: Path) -> None:
+    fixes = {pid: json.loads(fix) for pid, fix in _rows(
+        world_dir, "SELECT product_id, spec_corrections_json FROM hidden_products WHERE spec_corrections_json "
+                   "IS NOT NULL")}
+    products = _rows(world_dir, "SELECT count(*) FROM products")[0][0]
+    assert 0.01 <= len(fixes) / products <= 0.05
+    listed = dict(_rows(world_dir, "SELECT id, specs_json FROM products"))
+    contradicted = 0
+    for pid, fix in fixes.items():
+        name, true_value = next(iter(fix.items()))
+        assert json.loads(listed[pid])[name] != true_value
+        texts = " ".join(t for (t,) in _rows(world_dir, "SELECT text FROM reviews WHERE product_id = ?", (pid,)))
+        category = CATEGORY_BY_ID[_rows(world_dir, "SELECT category FROM products WHERE id = ?", (pid,))[0][0]]
+        contradicted += format_spec(category.attribute(name), true_value) in texts
+    assert contradicted / len(fixes) >= 0.6, f"only {contradicted} of {len(fixes)} listing errors show in reviews"
+
+
+def test_histories_state_every_deal_breaker_in_varied_words(world_dir: Path) -> None:
+    history = defaultdict(list)
+    for shopper, category, text in _rows(world_dir, "SELECT shopper_id, category, text FROM shopper_events "
+                                                    "WHERE text IS NOT NULL"):
+        history[(shopper, category)].append(text)
+    shown = total = 0
+    wordings = set()
+    for shopper, category, prefs_json in _rows(world_dir, "SELECT shopper_id, category, prefs_json "
+                                                          "FROM hidden_shopper_prefs"):
+        for breaker in Need.model_validate_json(prefs_json).deal_breakers:
+            total += 1
+            said = [t for t in history[(shopper, category)] if breaker.value in t]
+            shown += bool(said)
+            wordings.update(t.replace(breaker.value, "BRAND").split(".")[0] for t in said)
+    assert total >= 200
+    assert shown == total
+    assert len(wordings) >= 6
