@@ -29,6 +29,7 @@ ENV_ID = "shopgym/ProductResearch-v1"  # v0 (the first reward) is retired: gym.m
 ENV_VERSION = "1"
 MAX_OBSERVATION_CHARS = 2000
 MAX_ACTION_CHARS = 8000
+MAX_ACTION_DEPTH = 16  # nesting of objects and lists in an action; a report needs 4
 SPLITS = ("train", "val", "test")
 
 
@@ -39,11 +40,15 @@ class ActionError(ValueError):
 def parse_action(action: str | dict) -> ToolCall:
     """A JSON string or dict `{"tool": NAME, "arguments": {...}}` as a ToolCall, or ActionError saying why not."""
     if isinstance(action, str):
+        if _depth_exceeds(action):
+            raise ActionError(f"action nests deeper than {MAX_ACTION_DEPTH} levels of objects and lists")
         try:
             action = json.loads(action)
         except json.JSONDecodeError as error:
             raise ActionError(f"action is not valid JSON ({error.msg} at position {error.pos}); send "
                               '{"tool": NAME, "arguments": {...}}') from None
+    elif _depth_exceeds(action):
+        raise ActionError(f"action nests deeper than {MAX_ACTION_DEPTH} levels of objects and lists")
     if not isinstance(action, dict):
         raise ActionError('action must be a JSON object {"tool": NAME, "arguments": {...}}')
     try:
@@ -53,6 +58,39 @@ def parse_action(action: str | dict) -> ToolCall:
     if call.tool not in TOOLS:
         raise ActionError(f"unknown tool {call.tool!r}; valid tools: {', '.join(TOOL_NAMES)}")
     return call
+
+
+def _depth_exceeds(action: object) -> bool:
+    """Whether an action (JSON text or its decoded value) nests deeper than MAX_ACTION_DEPTH, checked
+    without recursion so that no depth can overflow the stack."""
+    if isinstance(action, str):
+        depth = 0
+        in_string = escaped = False
+        for char in action:
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_ACTION_DEPTH:
+                    return True
+            elif char in "]}":
+                depth -= 1
+        return False
+    stack = [(action, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list | tuple):
+            if depth > MAX_ACTION_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return False
 
 
 def _validation_message(tool: str, error: ValidationError) -> str:

@@ -22,9 +22,16 @@ from .episode import Episode
 from .report import Report
 from .user import UserSimulator, topics_asked
 
+MAX_DOLLARS = 1e7  # prices the catalog can hold as integer cents, with room to spare
+MAX_SPEC_VALUE = 1e12
 SEARCH_PAGE_SIZE = 5
 REVIEW_PAGE_SIZE = 3
 PAGE_CHARS = 800
+
+
+SpecName = Annotated[str, Field(max_length=60)]
+SpecBound = Annotated[float, Field(ge=-MAX_SPEC_VALUE, le=MAX_SPEC_VALUE, allow_inf_nan=False)]
+ProductId = Annotated[str, Field(max_length=100)]
 
 
 @dataclass
@@ -48,13 +55,14 @@ def search_products(
     ctx: ToolContext,
     query: Annotated[str, Field(max_length=300, description="words to match in titles and descriptions")] = "",
     category: Annotated[str | None, Field(description="category id, e.g. headphones")] = None,
-    brand: str | None = None,
-    min_price: Annotated[float | None, Field(ge=0, description="dollars")] = None,
-    max_price: Annotated[float | None, Field(ge=0, description="dollars")] = None,
-    min_rating: Annotated[float | None, Field(ge=0, le=5)] = None,
-    specs: Annotated[dict[str, str | bool], Field(description="spec name -> required value")] = {},
-    spec_min: Annotated[dict[str, float], Field(description="numeric spec name -> minimum")] = {},
-    spec_max: Annotated[dict[str, float], Field(description="numeric spec name -> maximum")] = {},
+    brand: Annotated[str | None, Field(max_length=100)] = None,
+    min_price: Annotated[float | None, Field(ge=0, le=MAX_DOLLARS, allow_inf_nan=False, description="dollars")] = None,
+    max_price: Annotated[float | None, Field(ge=0, le=MAX_DOLLARS, allow_inf_nan=False, description="dollars")] = None,
+    min_rating: Annotated[float | None, Field(ge=0, le=5, allow_inf_nan=False)] = None,
+    specs: Annotated[dict[SpecName, Annotated[str, Field(max_length=100)] | bool],
+                     Field(max_length=20, description="spec name -> required value")] = {},
+    spec_min: Annotated[dict[SpecName, SpecBound], Field(max_length=20, description="numeric spec name -> minimum")] = {},
+    spec_max: Annotated[dict[SpecName, SpecBound], Field(max_length=20, description="numeric spec name -> maximum")] = {},
     sort: Literal["relevance", "price_asc", "price_desc", "rating", "review_count"] = "relevance",
     page: Annotated[int, Field(ge=1, le=100)] = 1,
 ) -> str:
@@ -81,7 +89,7 @@ def search_products(
 
 def view_product(
     ctx: ToolContext,
-    product_id: str,
+    product_id: ProductId,
     section: Literal["all", "overview", "specs", "description", "variants"] = "all",
 ) -> str:
     """A product's page: price, rating, specs, variants and description."""
@@ -103,7 +111,7 @@ def view_product(
 
 def read_reviews(
     ctx: ToolContext,
-    product_id: str,
+    product_id: ProductId,
     page: Annotated[int, Field(ge=1, le=200)] = 1,
     rating: Annotated[int | None, Field(ge=1, le=5)] = None,
     aspect: Annotated[str | None, Field(max_length=40, description="only reviews that mention this aspect")] = None,
@@ -124,8 +132,8 @@ def read_reviews(
 
 def compare_products(
     ctx: ToolContext,
-    product_ids: Annotated[list[str], Field(min_length=2, max_length=5)],
-    fields: Annotated[list[str] | None, Field(max_length=10, description="spec names; all specs when omitted")] = None,
+    product_ids: Annotated[list[ProductId], Field(min_length=2, max_length=5)],
+    fields: Annotated[list[SpecName] | None, Field(max_length=10, description="spec names; all specs when omitted")] = None,
 ) -> str:
     """Side-by-side price, rating and specs of 2 to 5 products."""
     rows = ctx.reader.compare_products(product_ids, fields)
@@ -149,7 +157,7 @@ def search_web(ctx: ToolContext, query: Annotated[str, Field(min_length=1, max_l
 
 def open_page(
     ctx: ToolContext,
-    doc_id: str,
+    doc_id: Annotated[str, Field(max_length=100)],
     page: Annotated[int, Field(ge=1, le=50, description="800-character pages of the text")] = 1,
 ) -> str:
     """Read a web page found with search_web."""
