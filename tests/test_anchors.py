@@ -107,3 +107,26 @@ def test_evaluate_says_which_parts_are_absent_on_a_dump(amazon_dump: Path) -> No
     assert result.absent and "review labels" in next(iter(result.absent.values()))
     with pytest.raises(ValueError, match="only"):
         distinct_tasks(ProductResearchEnv(catalog=amazon_dump), "test", 50, 1)
+
+
+def test_trials_report_pass_k_and_the_share_of_tasks_that_flip(world_dir: Path) -> None:
+    steady = evaluate("heuristic", world_dir, "test", 10, 1, trials=2)
+    assert len(steady.episodes) == 20 and steady.trials == 2
+    assert [e.task_id for e in steady.episodes[::2]] == [e.task_id for e in steady.episodes[1::2]]
+    assert steady.flip_rate == 0.0  # a deterministic policy never flips
+
+    class EveryOtherSeed:  # the heuristic on even seeds, an empty report on odd ones: trials 1 and 2 disagree
+        def __init__(self, seed: int) -> None:
+            self.inner = HeuristicResearcher() if seed % 2 == 0 else None
+
+        def actions(self, env, observation: str):
+            if self.inner is None:
+                yield {"tool": "submit_report", "arguments": {"report": {}}}
+            else:
+                yield from self.inner.actions(env, observation)
+
+    flipping = evaluate("alternating", world_dir, "test", 10, 1, trials=2, make_policy=EveryOtherSeed)
+    assert flipping.pass_k == 0.0
+    assert flipping.flip_rate == steady.pass_k > 0  # exactly the tasks the heuristic passes flip
+    with pytest.raises(ValueError, match="trials"):
+        evaluate("heuristic", world_dir, "test", 10, 1, trials=0)

@@ -55,3 +55,15 @@ def test_import_reports_rejects_and_exits_on_bad_rate(tmp_path: Path, capsys: py
     assert lenient["imported"] == strict["imported"] and lenient["content_hash"] == strict["content_hash"]
     total = lenient["imported"]["products"] + lenient["imported"]["reviews"] + lenient["rejected_count"]
     assert total == lenient["rows_read"]
+
+
+def test_evaluate_shallow_and_heuristic_with_trials(world_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["evaluate", "--catalog", str(world_dir), "--split", "test", "--episodes", "8", "--json"]
+    shallow = _json_out(capsys, [*common, "--policy", "shallow"])
+    heuristic = _json_out(capsys, [*common, "--policy", "heuristic", "--trials", "2"])
+    assert shallow["policy"] == "shallow" and len(shallow["episodes"]) == 8
+    assert shallow["parts"]["coverage"]["mean"] == 0.0  # it reads nothing, so it can back no aspect claim
+    assert heuristic["trials"] == 2 and len(heuristic["episodes"]) == 16 and heuristic["flip_rate"] == 0.0
+    assert heuristic["mean_reward"] > shallow["mean_reward"]
+    assert main([*common, "--policy", "shallow", "--user-request"]) == 2
+    assert "--user-request apply to --policy llm or teacher" in capsys.readouterr().err
