@@ -2,7 +2,9 @@
 
 With query words the index returns the best `POOL` ids (within the category, when given) and one
 SQL query keeps those that pass the filters. Without words (an empty query, or only stopwords and
-punctuation) SQLite does everything over the whole table. All SQL is parametrised.
+punctuation) the category's columns in memory filter and sort (see columns.py), and SQLite only
+fetches the page; values the columns cannot compare exactly go to SQL over the whole table, which
+gives the same answer. All SQL is parametrised.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sqlite3
 from typing import get_args
 
 from ..models import PageHit, ProductSort, ProductSummary, SearchFilters, SearchResult, SpecFilter
+from .columns import SQL_INT_MAX, Columns, exact
 from .protocol import SearchIndex
 from .query import tokenize
 
@@ -22,7 +25,9 @@ SNIPPET_CHARS = 200
 SPEC_NAME = re.compile(r"^[a-z0-9_]+$")
 SORTS: tuple[str, ...] = get_args(ProductSort)
 SUMMARY_COLUMNS = ("id", "title", "brand", "category", "price_cents", "rating", "review_count")
-# Every order ends with the id, so equal keys still give one deterministic order.
+SUMMARY_SQL = ", ".join(SUMMARY_COLUMNS)
+# Every order ends with the id, so equal keys still give one deterministic order (columns.SORT_KEYS
+# says the same for the columns).
 ORDER_BY = {
     "relevance": "review_count DESC, id",  # only without query words; with words the index order is kept
     "price_asc": "price_cents ASC NULLS LAST, id",
@@ -103,6 +108,7 @@ class ProductSearch:
     def __init__(self, conn: sqlite3.Connection, index: SearchIndex) -> None:
         self._conn = conn
         self._index = index
+        self._columns: dict[str | None, Columns | None] = {}
 
     def search(
         self, query: str, filters: SearchFilters, sort: str = "relevance", page: int = 1, page_size: int = 10
@@ -114,21 +120,12 @@ class ProductSearch:
         _check_paging(sort, page, page_size)
         tokens = tokenize(query)
         where, params = _where(filters, use_indexes=not tokens)
-        columns = ", ".join(SUMMARY_COLUMNS)
         offset = (page - 1) * page_size
         if tokens:
-            ids = self._index.search(query, POOL, filters.category)
-            order = "" if sort == "relevance" else f" ORDER BY {ORDER_BY[sort]}"
-            sql = f"SELECT {columns} FROM products WHERE id IN ({', '.join('?' * len(ids))}) AND {where}{order}"
-            rows = self._conn.execute(sql, [*ids, *params]).fetchall() if ids else []
-            if sort == "relevance":
-                rank = {id_: i for i, id_ in enumerate(ids)}
-                rows.sort(key=lambda row: rank[row[0]])
-            total, rows = len(rows), rows[offset : offset + page_size]
+            total, rows = self._text_page(query, filters.category, where, params, sort, offset, page_size)
         else:
-            total = self._conn.execute(f"SELECT count(*) FROM products WHERE {where}", params).fetchone()[0]
-            sql = f"SELECT {columns} FROM products WHERE {where} ORDER BY {ORDER_BY[sort]} LIMIT ? OFFSET ?"
-            rows = self._conn.execute(sql, [*params, page_size, offset]).fetchall()
+            total, rows = (self._columns_page(filters, sort, offset, page_size)
+                           or self._sql_page(where, params, sort, offset, page_size))
         return SearchResult(
             query=" ".join(tokens),
             total=total,
@@ -136,6 +133,50 @@ class ProductSearch:
             page_size=page_size,
             products=[ProductSummary(**dict(zip(SUMMARY_COLUMNS, row))) for row in rows],
         )
+
+    def _text_page(self, query: str, category: str | None, where: str, params: list[object], sort: str,
+                   offset: int, page_size: int) -> tuple[int, list[tuple]]:
+        """Total and page rows among the index's best `POOL` matches of `query`."""
+        ids = self._index.search(query, POOL, category)
+        order = "" if sort == "relevance" else f" ORDER BY {ORDER_BY[sort]}"
+        sql = f"SELECT {SUMMARY_SQL} FROM products WHERE id IN ({', '.join('?' * len(ids))}) AND {where}{order}"
+        rows = self._conn.execute(sql, [*ids, *params]).fetchall() if ids else []
+        if sort == "relevance":
+            rank = {id_: i for i, id_ in enumerate(ids)}
+            rows.sort(key=lambda row: rank[row[0]])
+        return len(rows), rows[offset : offset + page_size]
+
+    def _sql_page(self, where: str, params: list[object], sort: str, offset: int,
+                  page_size: int) -> tuple[int, list[tuple]]:
+        """Total and page rows by SQL over the whole table: what the columns reproduce."""
+        total = self._conn.execute(f"SELECT count(*) FROM products WHERE {where}", params).fetchone()[0]
+        sql = f"SELECT {SUMMARY_SQL} FROM products WHERE {where} ORDER BY {ORDER_BY[sort]} LIMIT ? OFFSET ?"
+        return total, self._conn.execute(sql, [*params, page_size, offset]).fetchall()
+
+    def _columns_page(self, filters: SearchFilters, sort: str, offset: int,
+                      page_size: int) -> tuple[int, list[tuple]] | None:
+        """Total and page rows from the category's columns, or None where only SQL answers exactly."""
+        if offset > SQL_INT_MAX or not exact(filters):
+            return None
+        columns = self._scope(filters.category)
+        hits = columns.search(filters, sort) if columns is not None else None
+        if hits is None:
+            return None
+        rowids = columns.rowids[hits[offset : offset + page_size]].tolist()
+        if not rowids:
+            return len(hits), []
+        sql = f"SELECT rowid, {SUMMARY_SQL} FROM products WHERE rowid IN ({', '.join('?' * len(rowids))})"
+        found = {row[0]: row[1:] for row in self._conn.execute(sql, rowids)}
+        return len(hits), [found[rowid] for rowid in rowids]
+
+    def _scope(self, category: str | None) -> Columns | None:
+        """The columns of `category` (of all products for None), loaded once; an empty scope is not kept."""
+        if category in self._columns:
+            return self._columns[category]
+        columns = Columns.load(self._conn, category)
+        if columns is None or len(columns):
+            self._columns[category] = columns
+        return columns
 
 
 def snippet(text: str, tokens: list[str], width: int = SNIPPET_CHARS) -> str:
