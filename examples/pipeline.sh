@@ -54,6 +54,7 @@ mkdir -p "$out/eval"
 common=(--catalog "$out/world-eval" --split test --seed "$EVAL_SEED")
 speed=(--workers "$WORKERS")
 "$shopgym" evaluate --policy heuristic "${common[@]}" --episodes "$EVAL_EPISODES" --save "$out/eval/heuristic.json"
+"$shopgym" evaluate --policy shallow "${common[@]}" --episodes "$EVAL_EPISODES" --save "$out/eval/shallow.json"
 "$shopgym" evaluate --policy random "${common[@]}" --episodes "$EVAL_EPISODES" --save "$out/eval/random.json"
 "$shopgym" evaluate --policy llm "${common[@]}" "${speed[@]}" --episodes "$EVAL_EPISODES" --out "$out/eval/base-run" \
   --save "$out/eval/base.json"
@@ -69,6 +70,7 @@ done
 
 echo "== 6/6 compare =="
 "$shopgym" compare "$out/eval/base.json" "$out/eval/student.json" "$out/eval/base-no-grammar.json" \
-  "$out/eval/student-no-grammar.json" "$out/eval/teacher.json" "$out/eval/heuristic.json" "$out/eval/random.json" \
+  "$out/eval/student-no-grammar.json" "$out/eval/teacher.json" "$out/eval/heuristic.json" "$out/eval/shallow.json" \
+  "$out/eval/random.json" \
   --diff student:base --teacher teacher --out "$out/comparison"
 echo "loss curve: $out/student/loss.png; comparison: $out/comparison/comparison.md and comparison.png"
