@@ -43,6 +43,10 @@ def _check_paging(page: int, page_size: int) -> None:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
 
 
+class CorruptCatalog(ValueError):
+    """A catalog folder whose database or search index cannot be read."""
+
+
 class CatalogReader:
     """Observable catalog data for one world folder (generated or imported)."""
 
@@ -51,10 +55,19 @@ class CatalogReader:
         db_path = self.dir / DB_FILE
         if not db_path.exists():
             raise FileNotFoundError(f"no catalog at {self.dir} (expected {DB_FILE}); build one with `shopgym catalog build`")
+        if db_path.is_dir():
+            raise IsADirectoryError(f"{db_path} is a folder, not a catalog file")
         self.conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
         self.conn.set_authorizer(_deny_hidden)
-        self.meta = dict(self.conn.execute("SELECT key, value FROM meta"))
-        self._index = open_search_index(self.dir, self.conn, self.meta.get("search_backend", "whoosh"))
+        try:
+            self.meta = dict(self.conn.execute("SELECT key, value FROM meta"))
+            if "content_hash" not in self.meta:
+                raise sqlite3.DatabaseError("it has no content hash (an unfinished build or import)")
+            self._index = open_search_index(self.dir, self.conn, self.meta.get("search_backend", "whoosh"))
+        except Exception as error:
+            self.conn.close()
+            raise CorruptCatalog(f"{db_path} is not a readable shopgym catalog ({' '.join(str(error).split())}); "
+                                 "rebuild it with `shopgym catalog build --overwrite` or import it again") from error
         self._products = ProductSearch(self.conn, self._index)
         self._pages = PageSearch(self.conn, self._index)
 

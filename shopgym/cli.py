@@ -8,9 +8,17 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
+import sqlite3
 import sys
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from shopgym import __version__
+from shopgym.cli_args import count, number, one_line, spec_filter
+
+MAX_DOLLARS = 1e7
 
 
 def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
@@ -50,22 +58,6 @@ def _catalog_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_spec_filter(text: str) -> dict:
-    """`name=value`, `name>=number` or `name<=number`."""
-    for op, key in ((">=", "min"), ("<=", "max"), ("=", "equals")):
-        if op in text:
-            name, value = text.split(op, 1)
-            if key != "equals":
-                return {"name": name.strip(), key: float(value)}
-            parsed: Any = {"true": True, "false": False}.get(value.strip().lower(), value.strip())
-            try:
-                parsed = float(parsed) if isinstance(parsed, str) else parsed
-            except ValueError:
-                pass
-            return {"name": name.strip(), "equals": parsed}
-    raise argparse.ArgumentTypeError(f"bad --spec {text!r}; use name=value, name>=number or name<=number")
-
-
 def _catalog_search(args: argparse.Namespace) -> int:
     from shopgym.catalog import CatalogReader, SearchFilters
 
@@ -73,7 +65,7 @@ def _catalog_search(args: argparse.Namespace) -> int:
         category=args.category, brand=args.brand,
         min_price_cents=round(args.min_price * 100) if args.min_price is not None else None,
         max_price_cents=round(args.max_price * 100) if args.max_price is not None else None,
-        min_rating=args.min_rating, specs=[_parse_spec_filter(s) for s in args.spec],
+        min_rating=args.min_rating, specs=args.spec,
     )
     with CatalogReader(args.dir) as reader:
         result = reader.search_products(args.query, filters, sort=args.sort, page=args.page, page_size=args.page_size)
@@ -288,8 +280,17 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line, like every other error of the script."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"shopgym: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shopgym", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="shopgym", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"shopgym {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error (or SHOPGYM_DEBUG=1)")
     verbs = parser.add_subparsers(dest="verb", required=True)
     catalog = verbs.add_parser("catalog", help="build, inspect, search and import catalogs")
     actions = catalog.add_subparsers(dest="action", required=True)
@@ -299,13 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     build = with_json(actions.add_parser("build", help="generate a seeded synthetic world"))
-    build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--products", type=int, default=2000)
+    build.add_argument("--seed", type=int, default=0, help="world seed (default: 0)")
+    build.add_argument("--products", type=count(70), default=2000, help="products, at least 70 (default: 2000)")
     build.add_argument("--out", required=True, help="folder to create")
-    build.add_argument("--reviews-per-product", type=float, dest="reviews_per_product")
-    build.add_argument("--pages", type=int)
-    build.add_argument("--shoppers", type=int)
-    build.add_argument("--tasks-per-shopper", type=int, dest="tasks_per_shopper")
+    build.add_argument("--reviews-per-product", type=number(0, 1000), dest="reviews_per_product",
+                       help="mean reviews per product (default: 10)")
+    build.add_argument("--pages", type=count(14), help="web pages (default: products / 10, at least 8 per category)")
+    build.add_argument("--shoppers", type=count(10), help="shoppers (default: 1000)")
+    build.add_argument("--tasks-per-shopper", type=count(1, 3), dest="tasks_per_shopper",
+                       help="tasks per shopper, 1 to 3 (default: 2)")
     build.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh", help="full-text index backend")
     build.add_argument("--overwrite", action="store_true", help="replace an existing catalog in --out")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -320,14 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--category")
     search.add_argument("--brand")
-    search.add_argument("--min-price", type=float, dest="min_price", help="dollars")
-    search.add_argument("--max-price", type=float, dest="max_price", help="dollars")
-    search.add_argument("--min-rating", type=float, dest="min_rating")
-    search.add_argument("--spec", action="append", default=[], help="name=value, name>=n or name<=n (repeatable)")
+    search.add_argument("--min-price", type=number(0, MAX_DOLLARS), dest="min_price", help="dollars (default: none)")
+    search.add_argument("--max-price", type=number(0, MAX_DOLLARS), dest="max_price", help="dollars (default: none)")
+    search.add_argument("--min-rating", type=number(0, 5), dest="min_rating", help="stars, 0 to 5 (default: none)")
+    search.add_argument("--spec", action="append", default=[], type=spec_filter,
+                        help="name=value, 'name>=n' or 'name<=n' (quote > and <; repeatable)")
     search.add_argument("--sort", default="relevance",
                         choices=["relevance", "price_asc", "price_desc", "rating", "review_count"])
-    search.add_argument("--page", type=int, default=1)
-    search.add_argument("--page-size", type=int, default=10, dest="page_size")
+    search.add_argument("--page", type=count(1, 1000), default=1, help="result page (default: 1)")
+    search.add_argument("--page-size", type=count(1, 50), default=10, dest="page_size", help="results a page (default: 10)")
     search.set_defaults(run=_catalog_search)
 
     history = with_json(actions.add_parser("history", help="a shopper's observable behaviour history"))
@@ -343,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--products", type=Path, help="webshop product JSON, or mapped CSV/JSONL")
     imp.add_argument("--mapping", type=Path, help="field mapping JSON for --format mapped")
     imp.add_argument("--out", required=True)
-    imp.add_argument("--max-bad-rate", type=float, default=0.25, dest="max_bad_rate")
+    imp.add_argument("--max-bad-rate", type=number(0, 1), default=0.25, dest="max_bad_rate",
+                     help="share of bad rows above which the import fails (default: 0.25)")
     imp.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh")
     imp.set_defaults(run=_catalog_import)
 
@@ -354,20 +359,20 @@ def build_parser() -> argparse.ArgumentParser:
                                "or --adapter is given); teacher: the supervised multi-agent pipeline")
     evaluate.add_argument("--catalog", help="catalog folder (default: the cached default world)")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
-    evaluate.add_argument("--episodes", type=int, default=20)
-    evaluate.add_argument("--seed", type=int, default=1)
+    evaluate.add_argument("--episodes", type=count(1), default=20, help="distinct tasks (default: 20)")
+    evaluate.add_argument("--seed", type=int, default=1, help="seed of episode 0; episode i uses seed + i (default: 1)")
     evaluate.add_argument("--model", help="llm/teacher: GGUF path (default: the embedded SmolLM2-135M-Instruct)")
     evaluate.add_argument("--adapter", help="llm/teacher: a GGUF LoRA adapter, e.g. STUDENT_DIR/adapter.gguf")
     evaluate.add_argument("--no-grammar", action="store_true", help="llm: decode calls freely; reports validity")
     evaluate.add_argument("--no-thoughts", action="store_true",
                           help="llm: no line of reasoning before a call (on by default: distilled turns open with one)")
-    evaluate.add_argument("--temperature", type=float, default=0.0, help="llm/teacher: 0 is greedy")
-    evaluate.add_argument("--trials", type=int, default=1,
+    evaluate.add_argument("--temperature", type=number(0, 5), default=0.0, help="llm/teacher: 0 is greedy (default: 0)")
+    evaluate.add_argument("--trials", type=count(1), default=1,
                           help="runs per task (seeds differ), for pass^k and the share of tasks whose outcome flips")
     evaluate.add_argument("--user-request", action="store_true", dest="user_request",
                           help="llm/teacher: research the User Agent's request instead of the canonical one "
                                "(a synthesis feature; labelled in the output)")
-    evaluate.add_argument("--workers", type=int, default=1,
+    evaluate.add_argument("--workers", type=count(1, 64), default=1,
                           help="llm/teacher: worker processes (threads split between them; the output is the same)")
     evaluate.add_argument("--out", help="llm/teacher: run folder, resumed by a rerun (default: under the cache)")
     evaluate.add_argument("--save", help="also write the evaluation's JSON document to this file")
@@ -384,9 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen = with_json(verbs.add_parser("generate", help="synthesize research trajectories with local LLM agents"))
     gen.add_argument("--catalog", help="catalog folder (default: the cached default world)")
     gen.add_argument("--split", default="train", choices=["train", "val", "test"])
-    gen.add_argument("--episodes", type=int, required=True)
-    gen.add_argument("--workers", type=int, default=1)
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--episodes", type=count(1), required=True, help="episodes to run")
+    gen.add_argument("--workers", type=count(1, 64), default=1,
+                     help="llama.cpp worker processes, threads split between them (default: 1)")
+    gen.add_argument("--seed", type=int, default=0, help="seed of episode 0; episode i uses seed + i (default: 0)")
     gen.add_argument("--model", help="GGUF path (default: the embedded SmolLM2-135M-Instruct)")
     gen.add_argument("--mode", default="supervised", choices=["supervised", "single"])
     gen.add_argument("--critique", action="store_true", help="add an LLM critique to the grounded feedback")
@@ -403,8 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("runs", nargs="+", metavar="RUN_DIR")
     dist.add_argument("--out", required=True, help="DATA_DIR: train/val/test.jsonl, README.md, report")
     dist.add_argument("--filters", default="default", help="default, none, or a comma list of filter names")
-    dist.add_argument("--min-reward", type=float, default=0.5, dest="min_reward")
-    dist.add_argument("--max-tokens", type=int, default=4096, dest="max_tokens", help="the student's context")
+    dist.add_argument("--min-reward", type=number(0, 1), default=0.5, dest="min_reward",
+                      help="keep runs whose reward is at least this (default: 0.5)")
+    dist.add_argument("--max-tokens", type=count(256), default=4096, dest="max_tokens",
+                      help="the student's context in tokens (default: 4096)")
     dist.add_argument("--rewrite", choices=["template", "llm"], default="template",
                       help="how reflections are written (both pass the same leak check)")
     dist.add_argument("--model", help="GGUF for --rewrite llm (default: the embedded model)")
@@ -414,14 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("data", help="folder written by `shopgym distill` (reads train.jsonl)")
     trn.add_argument("--base", help="base model: a GGUF file or an HF folder (default: the embedded SmolLM2-135M)")
     trn.add_argument("--out", required=True, help="student folder (a rerun resumes from its last checkpoint)")
-    trn.add_argument("--max-steps", type=int, help="optimizer steps (default: from --epochs)")
+    trn.add_argument("--max-steps", type=count(1), help="optimizer steps (default: from --epochs)")
     # unset options take TrainConfig's defaults (saved, resolved, in STUDENT_DIR/train_config.json)
-    trn.add_argument("--epochs", type=float)
-    trn.add_argument("--rank", type=int)
-    trn.add_argument("--alpha", type=float)
-    trn.add_argument("--learning-rate", type=float)
-    trn.add_argument("--grad-accum", type=int, help="examples per optimizer step")
-    trn.add_argument("--seed", type=int)
+    trn.add_argument("--epochs", type=number(0, 1000, above=True), help="passes over train.jsonl (default: 2)")
+    trn.add_argument("--rank", type=count(1, 1024), help="LoRA rank (default: 16)")
+    trn.add_argument("--alpha", type=number(0, 1e4, above=True), help="LoRA alpha (default: 32)")
+    trn.add_argument("--learning-rate", type=number(0, 1, above=True), help="AdamW learning rate (default: 1e-3)")
+    trn.add_argument("--grad-accum", type=count(1), help="examples per optimizer step (default: 4)")
+    trn.add_argument("--seed", type=int, help="training seed (default: 0)")
     trn.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when present, else cpu")
     trn.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                      help="forward matmuls in bfloat16 (auto: when the device has native bfloat16; weights stay fp32)")
@@ -429,16 +437,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+USAGE_ERRORS = (ValueError, LookupError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)
+RUNTIME_ERRORS = (OSError, sqlite3.Error, RuntimeError)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one verb. Expected failures print one line `shopgym: error: ...` and exit 2 (bad input) or 1
+    (the run failed); `--debug` or SHOPGYM_DEBUG=1 shows the traceback instead."""
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("SHOPGYM_DEBUG") == "1"
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, LookupError) as error:
-        print(f"shopgym: error: {error}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # stdout closed early, e.g. piped into `head`
         sys.stderr.close()
         return 0
+    except (*USAGE_ERRORS, *RUNTIME_ERRORS) as error:
+        if debug:
+            traceback.print_exc()
+        usage = isinstance(error, USAGE_ERRORS)
+        hint = "" if debug else " (rerun with --debug for the traceback)"
+        print(f"shopgym: error: {one_line(error)}{'' if usage else hint}", file=sys.stderr)
+        return 2 if usage else 1
 
 
 if __name__ == "__main__":

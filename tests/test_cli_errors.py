@@ -1,0 +1,90 @@
+"""Expected failures of the console script: one line on stderr, exit 2 (bad input) or 1, no traceback, no leftovers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shopgym import __version__
+from shopgym.cli_args import one_line
+
+
+def _run(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "shopgym.cli", *argv], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=300)
+
+
+def _one_line_error(result: subprocess.CompletedProcess, rc: int, *words: str) -> str:
+    err = result.stderr.strip()
+    assert result.returncode == rc, (result.returncode, err)
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("shopgym: error: ") and all(w in err for w in words), err
+    return err
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["evaluate", "--episodes", "-3"], ["--episodes", "at least 1", "-3"]),
+    (["evaluate", "--episodes", "0"], ["--episodes", "at least 1"]),
+    (["evaluate", "--policy", "llm", "--temperature", "-1"], ["--temperature", "at least 0"]),
+    (["evaluate", "--trials", "0"], ["--trials"]),
+    (["generate", "--episodes", "-1", "--out", "run"], ["--episodes"]),
+    (["generate", "--episodes", "2", "--workers", "0", "--out", "run"], ["--workers"]),
+    (["train", "data", "--out", "student", "--max-steps", "-1"], ["--max-steps"]),
+    (["train", "data", "--out", "student", "--rank", "0"], ["--rank"]),
+    (["train", "data", "--out", "student", "--learning-rate", "nan"], ["--learning-rate", "finite"]),
+    (["catalog", "search", "world", "x", "--max-price", "inf"], ["--max-price", "finite"]),
+    (["catalog", "search", "world", "x", "--max-price", "1e300"], ["--max-price", "at most"]),
+    (["catalog", "search", "world", "x", "--spec", "battery_life"], ["no operator", "quote"]),
+    (["catalog", "build", "--products", "5", "--out", "w"], ["--products", "at least 70"]),
+    (["distill", "run", "--out", "data", "--min-reward", "2"], ["--min-reward", "at most 1"]),
+])
+def test_nonsense_values_are_refused_by_the_parser_and_nothing_is_left(tmp_path: Path, argv: list[str],
+                                                                       words: list[str]) -> None:
+    _one_line_error(_run(*argv, cwd=tmp_path), 2, *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "folder", "missing_index"])
+def test_a_corrupt_catalog_is_named_with_a_rebuild_hint(world_dir: Path, tmp_path: Path, damage: str) -> None:
+    import shutil
+
+    catalog = tmp_path / "world"
+    if damage == "missing_index":
+        shutil.copytree(world_dir, catalog)
+        shutil.rmtree(catalog / "whoosh")
+    else:
+        catalog.mkdir()
+        db = catalog / "catalog.db"
+        if damage == "garbage":
+            db.write_bytes(bytes(range(256)) * 40)
+        elif damage == "empty":
+            db.write_bytes(b"")
+        else:
+            db.mkdir()
+    for argv in (["catalog", "stats", str(catalog)], ["evaluate", "--policy", "heuristic", "--catalog", str(catalog),
+                                                      "--episodes", "2"]):
+        err = _one_line_error(_run(*argv), 2, "catalog.db")
+        assert "rebuild" in err or "folder" in err
+
+
+def test_debug_shows_the_traceback_and_version_prints(tmp_path: Path) -> None:
+    (tmp_path / "catalog.db").write_bytes(b"not sqlite at all" * 100)
+    for result in (_run("--debug", "catalog", "stats", str(tmp_path)),
+                   _run("catalog", "stats", str(tmp_path), env={"SHOPGYM_DEBUG": "1"})):
+        assert result.returncode == 2 and "Traceback" in result.stderr and "CorruptCatalog" in result.stderr
+    version = _run("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"shopgym {__version__}"
+
+
+def test_a_pydantic_error_reads_as_one_human_line() -> None:
+    from shopgym.catalog.world import WorldConfig
+
+    with pytest.raises(ValueError) as caught:
+        WorldConfig(products=3, shoppers=-1)
+    line = one_line(caught.value)
+    assert "\n" not in line and "https://" not in line
+    assert line.startswith("invalid WorldConfig: products: ") and "shoppers: " in line
