@@ -87,11 +87,13 @@ class TruthReader:
             need = Need.model_validate_json(row[1])
             table = self.category_table(need.category)
             utilities = table.utility(need)
-            fits = table.fits(need)
+            fitting = np.nonzero(table.fits(need))[0]
+            ids = table.id_array()
+            best_first = fitting[np.lexsort((ids[fitting], -utilities[fitting]))]
             self._tasks[task_id] = TaskTruth(
                 task_id=task_id, kind=row[0], truth_source=row[3], need=need,
-                utilities={pid: float(u) for pid, u in zip(table.ids, utilities)},
-                fitting=frozenset(np.array(table.ids)[fits].tolist()), canary=row[2] or "")
+                utilities=dict(zip(table.ids, utilities.tolist())), fitting=frozenset(ids[fitting].tolist()),
+                canary=row[2] or "", ideal=tuple(ids[best_first].tolist()))
             if len(self._tasks) > CACHED_TASKS:
                 self._tasks.popitem(last=False)
         return self._tasks[task_id]

@@ -33,6 +33,7 @@ class CategoryTable:
     qualities: np.ndarray  # (products, aspects), latent
     columns: dict[str, np.ndarray] = field(repr=False)  # spec -> values; floats (NaN: absent) for numeric specs
     _brand_column: np.ndarray | None = field(default=None, repr=False)
+    _id_array: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_rows(cls, category: Category, rows: list[tuple[str, str, int, float, dict, dict]]) -> CategoryTable:
@@ -51,6 +52,12 @@ class CategoryTable:
                 len(rows), len(category.aspects)),
             columns=columns,
         )
+
+    def id_array(self) -> np.ndarray:
+        """The ids as a string array (cached), for vectorised selection and sorting."""
+        if self._id_array is None:
+            self._id_array = np.array(self.ids, dtype=str)
+        return self._id_array
 
     def spec_of(self, index: int) -> dict[str, SpecValue]:
         """One product's specs as a dict (numeric specs with no decimals as int)."""

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from shopgym.catalog.truth import TaskTruth
 
 from .episode import Episode
@@ -40,13 +42,15 @@ class ProductFacts:
 def scaled_gains(utilities: dict[str, float], fitting: frozenset[str]) -> dict[str, float]:
     """Gains in [0, 1] within the task's fitting products: each one's utility percentile among them (the
     worst fit gains 0, the best 1, ties share their mean), so a random fitting triple scores about 0.5."""
-    ordered = sorted(fitting, key=lambda p: utilities[p])
-    if len(ordered) == 1:
-        return {ordered[0]: 1.0}
-    ranks: dict[float, list[int]] = {}
-    for rank, p in enumerate(ordered):
-        ranks.setdefault(utilities[p], []).append(rank)
-    return {p: sum(ranks[utilities[p]]) / len(ranks[utilities[p]]) / (len(ordered) - 1) for p in ordered}
+    ids = sorted(fitting)
+    if len(ids) == 1:
+        return {ids[0]: 1.0}
+    values = np.array([utilities[p] for p in ids])
+    distinct, which = np.unique(values, return_inverse=True)
+    ranks = np.empty(len(ids))
+    ranks[np.argsort(values, kind="stable")] = np.arange(len(ids))
+    mean_rank = np.bincount(which, weights=ranks, minlength=len(distinct)) / np.bincount(which)
+    return dict(zip(ids, (mean_rank[which] / (len(ids) - 1)).tolist()))
 
 
 def ndcg_at_k(ranking: list[str], gains: dict[str, float], credited: set[str] | frozenset[str] | None = None,
