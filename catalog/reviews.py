@@ -19,6 +19,7 @@ POSITIVE = ["excellent", "great", "superb", "fantastic", "impressive", "outstand
             "very good", "solid", "top-notch"]
 NEGATIVE = ["poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar",
             "frustrating", "worse than expected"]
+NEGATABLE = 8  # the first 8 one-word adjectives of each list (both have at least 8) serve after "not"/"never"
 # One aspect's verdict; {adj} comes from the sign's word list, {anti} from the other one (for negations).
 _POSITIVE_TEMPLATES = [
     "The {kw} is {adj}.",
@@ -99,7 +100,7 @@ def _clause(kw: str, positive: bool, rng_pick: int, noun: str) -> str:
     words, others = (POSITIVE, NEGATIVE) if positive else (NEGATIVE, POSITIVE)
     template = templates[rng_pick % len(templates)]
     adj = words[(rng_pick // 7) % len(words)]
-    anti = [w for w in others if " " not in w][(rng_pick // 11) % 8]
+    anti = [w for w in others if " " not in w][(rng_pick // 11) % NEGATABLE]
     return template.format(kw=kw, Kw=kw.capitalize(), adj=adj, anti=anti, noun=noun)
 
 

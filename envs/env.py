@@ -29,7 +29,7 @@ ENV_ID = "shopgym/ProductResearch-v1"  # v0 (the first reward) is retired: gym.m
 ENV_VERSION = "1"
 MAX_OBSERVATION_CHARS = 2000
 MAX_ACTION_CHARS = 8000
-MAX_ACTION_DEPTH = 16  # nesting of objects and lists in an action; a report needs 4
+MAX_ACTION_DEPTH = 16  # nesting of objects and lists in an action; a report call nests 5 deep
 SPLITS = ("train", "val", "test")
 
 
