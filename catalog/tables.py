@@ -63,7 +63,7 @@ TABLES: dict[str, tuple[dict[str, type | str], str | tuple[str, ...], list[tuple
             "shopper_id": str,
             "seq": int,
             "day": int,  # days since the world's epoch
-            "kind": str,  # search | view | cart | purchase | review | service
+            "kind": str,  # search | view | cart | purchase | return | review | service
             "category": str,
             "product_id": str,  # NULL for searches
             "query": str,  # search text; NULL otherwise

@@ -1,4 +1,5 @@
-"""The canonical request: the hidden need in words, with the difficulty deciding what is left unsaid."""
+"""The canonical request: the hidden need in words (the difficulty decides what is left unsaid), and
+`RequestedNeed`, which reads a request and the user's answers back against the public category schema."""
 
 from __future__ import annotations
 
