@@ -44,6 +44,24 @@ class _Clock:
             self.seconds[name] += time.perf_counter() - start
 
 
+def _remove_abandoned_staging(out_dir: Path) -> None:
+    """Delete the staging folders of builds of `out_dir` whose process is gone (a killed build)."""
+    for staging in out_dir.parent.glob(f".{out_dir.name}.building-*"):
+        pid = staging.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def build_world(config: WorldConfig, out_dir: Path, search_backend: str = "whoosh", progress: bool = True,
                 overwrite: bool = False) -> BuildReport:
     """Write the world of `config` to `out_dir` atomically (built beside it, then renamed into place)."""
@@ -52,6 +70,7 @@ def build_world(config: WorldConfig, out_dir: Path, search_backend: str = "whoos
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"{out_dir} is not empty; choose another --out or pass --overwrite")
+    _remove_abandoned_staging(out_dir)
     staging = out_dir.with_name(f".{out_dir.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     clock = _Clock()

@@ -267,7 +267,7 @@ def _train(args: argparse.Namespace) -> int:
 
     chosen = {key: getattr(args, key) for key in ("epochs", "max_steps", "rank", "alpha", "learning_rate",
                                                   "grad_accum", "seed") if getattr(args, key) is not None}
-    device = args.device or default_device()
+    device = default_device(args.device)
     bf16 = bf16_supported(device) if args.precision == "auto" else args.precision == "bf16"
     config = TrainConfig(**chosen, device=device, bf16=bf16)
     base = Path(args.base) if args.base else embedded_model_path()

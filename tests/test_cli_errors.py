@@ -88,3 +88,34 @@ def test_a_pydantic_error_reads_as_one_human_line() -> None:
     line = one_line(caught.value)
     assert "\n" not in line and "https://" not in line
     assert line.startswith("invalid WorldConfig: products: ") and "shoppers: " in line
+
+
+def test_a_refused_import_and_a_missing_gpu_are_one_line_errors(world_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+
+    fixtures = Path(__file__).parent / "fixtures" / "amazon2023"
+    target = tmp_path / "world"
+    shutil.copytree(world_dir, target)
+    before = (target / "catalog.db").read_bytes()
+    refused = _run("catalog", "import", "--format", "amazon2023", "--meta", str(fixtures / "meta.jsonl"),
+                   "--reviews", str(fixtures / "reviews.jsonl"), "--out", str(target))
+    _one_line_error(refused, 2, "already holds a catalog", "empty folder")
+    assert (target / "catalog.db").read_bytes() == before
+    if not torch.cuda.is_available():
+        missing = _run("train", str(tmp_path / "data"), "--out", str(tmp_path / "student"), "--device", "cuda")
+        _one_line_error(missing, 2, "--device cuda", "--device cpu")
+        assert not (tmp_path / "student").exists()
+
+
+def test_a_killed_build_leaves_a_staging_folder_that_the_next_build_removes(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    abandoned = tmp_path / f".world.building-{dead.pid}"
+    (abandoned / "whoosh").mkdir(parents=True)
+    (abandoned / "catalog.db").write_bytes(b"half a build")
+    result = _run("catalog", "build", "--products", "140", "--shoppers", "20", "--search", "fts5", "--quiet",
+                  "--out", str(tmp_path / "world"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["world"]

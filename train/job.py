@@ -26,8 +26,12 @@ class TrainSummary(BaseModel):
     peak_memory_mb: float
 
 
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def default_device(asked: str | None = None) -> str:
+    """The device to train on: `asked` if this machine has it (ValueError otherwise), else cuda when present."""
+    if asked == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda, but torch sees no CUDA GPU here; pass --device cpu, or leave --device out "
+                         "(the default takes cuda when present)")
+    return asked or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def bf16_supported(device: str) -> bool:

@@ -57,7 +57,7 @@ CREATE INDEX IF NOT EXISTS {REJECTS_TABLE}_by_line ON {REJECTS_TABLE} (role, lin
 """
 
 
-class ImportConfigChanged(Exception):
+class ImportConfigChanged(ValueError):
     """The output folder holds an import started from other inputs or settings; it will not be mixed."""
 
 
@@ -191,6 +191,20 @@ def _load_mapping(mapping: Path | None, fmt: str) -> FieldMapping | None:
         return FieldMapping.model_validate_json(Path(mapping).read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise ValueError(f"--mapping {mapping}: {exc}") from exc
+
+
+def _refuse_foreign_catalog(out_dir: Path) -> None:
+    """A catalog no import started (a generated world, say) is refused before anything is written to it."""
+    path = out_dir / DB_FILE
+    if not path.is_file():
+        return
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    if "products" in tables and PROGRESS_TABLE not in tables:
+        raise ImportConfigChanged(f"{path} already holds a catalog that no import started; import into an empty folder")
 
 
 def _check_resume(conn: sqlite3.Connection, out_dir: Path, config_json: str, config_hash: str,
@@ -401,6 +415,7 @@ def import_catalog(
     config_hash = hashlib.sha256(config_json.encode()).hexdigest()
     fingerprints = {s.role: readers.fingerprint(s.path) for s in sources}
 
+    _refuse_foreign_catalog(out_dir)
     db = open_for_writing(out_dir)
     conn: sqlite3.Connection = db.conn
     try:
