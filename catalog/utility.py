@@ -21,6 +21,11 @@ from .taxonomy import Category, NumericAttr
 ASPECT_WEIGHT, SPEC_WEIGHT, PRICE_WEIGHT = 0.7, 0.15, 0.15
 
 
+def _number(value: object) -> float:
+    """A numeric spec as a float; NaN when absent or not a number (an imported dump may hold text there)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
+
+
 @dataclass
 class CategoryTable:
     """Column arrays of one category's products, truth included (compact: one array per spec)."""
@@ -40,8 +45,8 @@ class CategoryTable:
         """Rows of (id, brand, price_cents, rating, specs, qualities)."""
         names = dict.fromkeys([a.name for a in category.attributes] + sorted({k for r in rows for k in r[4]}))
         numeric = {a.name for a in category.attributes if isinstance(a, NumericAttr)}
-        columns = {name: np.array([r[4].get(name, np.nan if name in numeric else None) for r in rows],
-                                  dtype=float if name in numeric else object) for name in names}
+        columns = {name: np.array([_number(r[4].get(name)) for r in rows], dtype=float) if name in numeric
+                   else np.array([r[4].get(name) for r in rows], dtype=object) for name in names}
         return cls(
             category=category,
             ids=[r[0] for r in rows],

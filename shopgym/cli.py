@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from shopgym import __version__
 from shopgym.cli_args import count, number, one_line, spec_filter
 
-MAX_DOLLARS = 1e7
+MAX_DOLLARS = 1e7  # the env's price bound (envs.tools.MAX_DOLLARS), kept here so the parser imports nothing heavy
 
 
 def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
