@@ -39,16 +39,17 @@ class ActionError(ValueError):
 
 def parse_action(action: str | dict) -> ToolCall:
     """A JSON string or dict `{"tool": NAME, "arguments": {...}}` as a ToolCall, or ActionError saying why not."""
+    too_deep = f"action nests deeper than {MAX_ACTION_DEPTH} levels of objects and lists"
     if isinstance(action, str):
-        if _depth_exceeds(action):
-            raise ActionError(f"action nests deeper than {MAX_ACTION_DEPTH} levels of objects and lists")
         try:
             action = json.loads(action)
         except json.JSONDecodeError as error:
             raise ActionError(f"action is not valid JSON ({error.msg} at position {error.pos}); send "
                               '{"tool": NAME, "arguments": {...}}') from None
-    elif _depth_exceeds(action):
-        raise ActionError(f"action nests deeper than {MAX_ACTION_DEPTH} levels of objects and lists")
+        except RecursionError:  # the decoder's own guard, past about a thousand levels
+            raise ActionError(too_deep) from None
+    if _depth_exceeds(action):
+        raise ActionError(too_deep)
     if not isinstance(action, dict):
         raise ActionError('action must be a JSON object {"tool": NAME, "arguments": {...}}')
     try:
@@ -61,28 +62,8 @@ def parse_action(action: str | dict) -> ToolCall:
 
 
 def _depth_exceeds(action: object) -> bool:
-    """Whether an action (JSON text or its decoded value) nests deeper than MAX_ACTION_DEPTH, checked
-    without recursion so that no depth can overflow the stack."""
-    if isinstance(action, str):
-        depth = 0
-        in_string = escaped = False
-        for char in action:
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif char == "\\":
-                    escaped = True
-                elif char == '"':
-                    in_string = False
-            elif char == '"':
-                in_string = True
-            elif char in "[{":
-                depth += 1
-                if depth > MAX_ACTION_DEPTH:
-                    return True
-            elif char in "]}":
-                depth -= 1
-        return False
+    """Whether a decoded action nests deeper than MAX_ACTION_DEPTH, checked without recursion so that
+    no depth can overflow the stack."""
     stack = [(action, 1)]
     while stack:
         value, depth = stack.pop()

@@ -48,6 +48,7 @@ class ToolMenu(gym.Wrapper):
         self._quotes: dict[str, str] = {}  # product -> a review that states the verdict
         self._searched = self._asked = self._last_error = self._empty = False
         self._said = ""  # the request and the user's answers, as observed
+        self._categories = {c.id: c for c in self.base.reader.categories()}  # the public schema, read once
         self._step = 0
 
     @property
@@ -122,7 +123,7 @@ class ToolMenu(gym.Wrapper):
 
     def _requested(self) -> RequestedNeed:
         category = re.search(r"\(([a-z0-9_]+)\)", self._said)
-        info = next((c for c in self.base.reader.categories() if category and c.id == category.group(1)), None)
+        info = self._categories.get(category.group(1)) if category else None
         if info is None:
             raise ValueError("the request names no known category")
         return RequestedNeed.parse(self._said, info.attributes, info.aspects)
