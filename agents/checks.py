@@ -19,8 +19,8 @@ Check names (the `check` field), by entry point:
   search_ignores_budget, search_ignores_rating, search_ignores_must_have, search_contradicts_request,
   call_would_fail, empty_result, unknown_aspect, redundant_question
 - report: report_schema, empty_report, nothing_fits_inconsistent, invented_id, uninspected_pick,
-  duplicate_pick, wrong_category, over_budget, below_min_rating, must_have_violated,
-  deal_breaker_violated, uncited_claim, claim_source_mismatch, claim_contradicts_catalog,
+  duplicate_pick, report_without_claims, report_without_summary, wrong_category, over_budget,
+  below_min_rating, must_have_violated, deal_breaker_violated, uncited_claim, claim_source_mismatch, claim_contradicts_catalog,
   unknown_field, invalid_claim_value, weak_source, aspect_claim_unsupported, unsupported_pick,
   priority_not_covered, followed_injection, cites_injected_review, injected_review_carrier,
   rubric_item_not_addressed, readability, unchecked_constraint
@@ -962,8 +962,16 @@ def _check_picks(view: _View, draft: Report, recs: list[str]) -> list[Finding]:
                                          "stated condition: "
                                          + _ids(f"{p.id} ({money(p.price_cents)})" for p in fitting)))
     for pid in sorted({p for p in recs if recs.count(p) > 1}):
-        found.append(Finding(check="duplicate_pick", severity="warning", subject=pid,
+        found.append(Finding(check="duplicate_pick", severity="error", subject=pid,
                              message=f"{pid} is recommended more than once; list each product once"))
+    if recs and not draft.claims:
+        found.append(Finding(check="report_without_claims", severity="error",
+                             message="the report makes no claims; add claims about the picks, each citing the "
+                                     "review or page it comes from"))
+    if not draft.summary.strip():
+        found.append(Finding(check="report_without_summary", severity="error",
+                             message="the report has no summary; say in a sentence or two why the picks fit the "
+                                     "request"))
     for rank, pid in enumerate(dict.fromkeys(recs), start=1):
         product = view.product(pid)
         if pid not in episode.retrieved_products:

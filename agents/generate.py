@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopgym.chat_template import ChatTemplate
 from shopgym.envs import ProductResearchEnv
 from shopgym.envs.tools import tool_schema_hash
 from shopgym.schema import TrajectoryRecord
@@ -67,6 +68,14 @@ def generate(catalog: str | None, split: str, episodes: int, workers: int, seed:
         raise ValueError(f"unknown mode {mode!r}; valid: supervised, single")
     if decoding.adapter is not None and not Path(decoding.adapter).is_file():
         raise ValueError(f"adapter {decoding.adapter} is not a file: pass the adapter.gguf `shopgym train` wrote")
+    # a resume is identified by real paths (a relative path, an absolute one and a symlink are the same run) and
+    # by the content hashes of catalog, model and adapter in the manifest
+    catalog = str(Path(catalog).resolve()) if catalog else None
+    model = str(Path(model).resolve()) if model else None
+    if decoding.adapter is not None:
+        decoding = decoding.model_copy(update={"adapter": str(Path(decoding.adapter).resolve())})
+    model_path = Path(model) if model else embedded_model_path()
+    chat = ChatTemplate.from_gguf(model_path)  # a path that is no language model fails here, in one line
     env = ProductResearchEnv(catalog=catalog)
     try:
         tasks = [task for task in distinct_tasks(env, split, episodes, seed) for _ in range(decoding.trials)]
@@ -75,12 +84,13 @@ def generate(catalog: str | None, split: str, episodes: int, workers: int, seed:
         env.close()
     import llama_cpp
 
-    model_path = Path(model) if model else embedded_model_path()
     config = RunConfig(catalog=catalog, split=split, episodes=len(tasks), workers=workers, seed=seed, mode=mode,
                        model=str(model_path) if model else None, options={"critique": critique, **decoding.options()})
     extra = {"catalog_hash": catalog_hash, "tool_schema_hash": tool_schema_hash(),
-             "model_sha256": file_sha256(model_path), "model_file": model_path.name,
+             "model_sha256": file_sha256(model_path), "model_file": model_path.name, "chat_format": chat.source,
              "llama_cpp_python": llama_cpp.__version__, "n_threads": threads_per_worker(workers)}
+    extra["roles"] = {"user": "rules", "researcher": "llm",  # who writes each role's turns (README: "The roles")
+                      "supervisor": "none" if mode == "single" else "rules+llm-critique" if critique else "rules"}
     if decoding.adapter is not None:
         extra["adapter_sha256"] = file_sha256(Path(decoding.adapter))
     return run(config, out, synthesis_episode, tasks, extra, progress=progress)

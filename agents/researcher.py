@@ -13,11 +13,18 @@ from .backends import Backend, Completion
 from .constrained import call_checker, split_turn
 
 PLAN_PROMPT = "First write a short plan (3 steps at most) for researching this request. Do not call a tool yet."
+EXECUTE_PROMPT = "Now carry out the plan: one tool call per turn, then submit the report."
 
 
 def plan_request() -> Message:
     """The turn that asks for the plan: part of the episode, so the student trains on what it is asked."""
     return Message(role="user", agent="env", content=PLAN_PROMPT)
+
+
+def execute_request() -> Message:
+    """The turn after the plan that asks for the calls (templates that check alternation refuse two assistant
+    turns in a row)."""
+    return Message(role="user", agent="env", content=EXECUTE_PROMPT)
 
 
 class ResearchAgent:
@@ -38,7 +45,8 @@ class ResearchAgent:
         self._last_prompt = 0
 
     def _complete(self, messages: Sequence[Message], max_tokens: int, seed: int, checker=None) -> Completion:
-        prompt = fmt.render_ids(messages, self.backend.tokenize, add_generation_prompt=True, budget=self.budget)
+        prompt = fmt.render_ids(messages, self.backend.chat, self.backend.tokenize, add_generation_prompt=True,
+                                budget=self.budget, tools=fmt.hf_tools(self.schemas))
         completion = self.backend.complete(prompt, role="researcher", max_tokens=max_tokens,
                                            temperature=self.temperature, seed=seed, checker=checker)
         for key in ("sampled", "forced", "evaluated", "reused"):

@@ -256,8 +256,17 @@ def read_trajectories(path: str | Path) -> list[TrajectoryRecord]:
     """The records of a run folder (or its trajectories.jsonl), sorted by episode index."""
     path = Path(path)
     path = path / TRAJECTORIES if path.is_dir() else path
-    records = [TrajectoryRecord.model_validate_json(line) for line in path.read_bytes().splitlines() if line.strip()]
-    return sorted(records, key=lambda r: r.extra["episode"])
+    records = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(TrajectoryRecord.model_validate_json(line))
+            except ValidationError as error:
+                raise CorruptTrajectories(f"{path}:{number}: not a trajectory record ({error.errors()[0]['msg']})") \
+                    from None
+    if all(isinstance(r.extra.get("episode"), int) for r in records):
+        records.sort(key=lambda r: r.extra["episode"])
+    return records  # records from elsewhere (no episode index) keep their file order
 
 
 # ---------------------------------------------------------------- episodes

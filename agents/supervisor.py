@@ -105,8 +105,8 @@ class Supervisor:
         return Review(state=self.state, round=round_, verdict=verdict(findings), findings=findings, critique=text)
 
     def _critique(self, findings_text: str) -> str:
-        prompt = (f"{fmt.IM_START}system\nYou review a shopping researcher's work. In one sentence, say what to fix."
-                  f"{fmt.IM_END}\n{fmt.IM_START}user\n{findings_text[:600]}{fmt.IM_END}\n{fmt.IM_START}assistant\n")
+        prompt = fmt.one_shot(self.backend.chat, "You review a shopping researcher's work. In one sentence, say "
+                              "what to fix.", findings_text[:600])
         text = self.backend.complete(self.backend.tokenize(prompt), role="supervisor",
                                      max_tokens=self.critique_tokens).text.strip()
         return text.split("\n")[0]

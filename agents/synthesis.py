@@ -19,7 +19,7 @@ from shopgym.envs.tools import tool_schema_hash
 from shopgym.schema import Message, ToolCall, TrajectoryRecord
 
 from .backends import Backend
-from .researcher import ResearchAgent, plan_request
+from .researcher import ResearchAgent, execute_request, plan_request
 from .supervisor import CAPS, Review, State, Supervisor
 from .user_agent import UserAgent, intent_accuracy
 
@@ -114,7 +114,9 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
             else:
                 plan = researcher.plan(episode.researcher_context(review.critique), seed + round_)
         supervisor.advance()
-    episode.accept(Message(role="assistant", agent="researcher", content=plan, meta={"kind": "plan"}))
+    episode.accept(Message(role="assistant", agent="researcher", content=plan,
+                           meta={"kind": "plan", **({"adopted_correction": True} if "plan" in flags else {})}))
+    episode.accept(execute_request())
 
     # Tool calls
     for turn in range(MAX_CALLS):
@@ -177,7 +179,8 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         supervisor.advance()
     final = ToolCall(tool="submit_report", arguments={"report": report if report is not None else {}})
     _, reward, terminated, truncated, info = env.step(final.model_dump())
-    episode.accept(Message(role="assistant", agent="researcher", content=_thought(action, final), tool_call=final))
+    episode.accept(Message(role="assistant", agent="researcher", content=_thought(action, final), tool_call=final,
+                           meta={"adopted_correction": True} if "report" in flags else {}))
     parts = info.get("reward_parts", {})
     if not (terminated or truncated):  # the report was invalid: the episode has no reward
         reward, parts = 0.0, {}
@@ -198,8 +201,18 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                "intent_accuracy": accuracy, "draft_rewards": draft_rewards, "adopted_corrections": flags,
                "split": task.split, "shopper_id": task.shopper_id,
                "followed_injection": followed_injection, "call_validity": researcher.calls,
-               "grammar": grammar, "temperature": temperature, "thoughts": thoughts},
+               "grammar": grammar, "temperature": temperature, "thoughts": thoughts,
+               "authorship": authorship(episode.record, user_request)},
     )
+
+
+def authorship(messages: list[Message], user_request: bool) -> dict[str, int]:
+    """Turns written by the model (the researcher's plans, calls, reports and drafts) and by rules (the User
+    Agent's request, the reviewer's findings, adopted corrections); tool results and env prompts are neither."""
+    rules = sum(m.agent == "supervisor" or (m.role == "assistant" and bool(m.meta.get("adopted_correction")))
+                for m in messages) + (1 if user_request else 0)
+    model = sum(m.role == "assistant" and not m.meta.get("adopted_correction") for m in messages)
+    return {"model_turns": model, "rule_turns": rules}
 
 
 def _supervise_call(env: ProductResearchEnv, researcher: ResearchAgent, supervisor: Supervisor, episode: Episode,

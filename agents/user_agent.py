@@ -112,10 +112,9 @@ class UserAgent:
         persona = (f"A shopper with {len(history)} recorded actions and {bought} purchases, now shopping for "
                    f"{category.noun}.")
         if self.backend is not None:
-            from shopgym.format import IM_END, IM_START
+            from shopgym.format import one_shot
 
-            prompt = (f"{IM_START}system\nDescribe this shopper in one sentence.{IM_END}\n{IM_START}user\n"
-                      f"{persona} {request}{IM_END}\n{IM_START}assistant\n")
+            prompt = one_shot(self.backend.chat, "Describe this shopper in one sentence.", f"{persona} {request}")
             written = self.backend.complete(self.backend.tokenize(prompt), role="user", max_tokens=self.max_tokens,
                                             seed=seed).text.strip()
             persona = written.split("\n")[0][:300] or persona

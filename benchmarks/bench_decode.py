@@ -39,11 +39,11 @@ def context(backend: LlamaBackend, catalog: str | None) -> list[int]:
     actions = HeuristicResearcher().actions(env, observation["text"])
     action = next(actions)
     while True:
-        ids = fmt.render_ids(messages, backend.tokenize, add_generation_prompt=True)
+        ids = fmt.render_ids(messages, backend.chat, backend.tokenize, add_generation_prompt=True)
         observation, *_ = env.step(action)
         messages += [Message(role="assistant", agent="researcher", tool_call=ToolCall.model_validate(action)),
                      Message(role="tool", agent="env", observation=observation["text"])]
-        if len(fmt.render_ids(messages, backend.tokenize, add_generation_prompt=True)) > CONTEXT_TOKENS:
+        if len(fmt.render_ids(messages, backend.chat, backend.tokenize, add_generation_prompt=True)) > CONTEXT_TOKENS:
             return ids[-CONTEXT_TOKENS:] if len(ids) >= CONTEXT_TOKENS else ids
         action = actions.send(observation["text"])
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from shopgym.agents.backends import embedded_model_path
+from shopgym.chat_template import ChatTemplate
 from shopgym.envs.default_world import cache_root
 from shopgym.train import TrainConfig, load_base, read_examples, resolve_base, train
 
@@ -73,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = resolve_base(Path(args.base) if args.base else embedded_model_path(), cache_root() / "hf-base")
     _, tokenizer = load_base(folder)
-    examples = read_examples(Path(args.data) / "train.jsonl",
+    examples = read_examples(Path(args.data) / "train.jsonl", ChatTemplate.from_hf(tokenizer),
                              lambda text: tokenizer(text, add_special_tokens=False)["input_ids"], 4096)[: args.examples]
     if not examples:
         raise SystemExit(f"{args.data}/train.jsonl has no usable examples")

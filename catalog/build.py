@@ -44,12 +44,26 @@ class _Clock:
             self.seconds[name] += time.perf_counter() - start
 
 
-def _remove_abandoned_staging(out_dir: Path) -> None:
-    """Delete the staging folders of builds of `out_dir` whose process is gone (a killed build)."""
-    for staging in out_dir.parent.glob(f".{out_dir.name}.building-*"):
-        pid = staging.name.rsplit("-", 1)[1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(staging, ignore_errors=True)
+def _recover_killed_builds(out_dir: Path) -> None:
+    """Undo what builds of `out_dir` whose process is gone left behind: their staging folders are deleted, and
+    a world set aside for replacement is put back if the kill came before its replacement moved in."""
+    for leftover in sorted(out_dir.parent.glob(f".{out_dir.name}.*-*")):
+        kind, _, pid = leftover.name.rpartition("-")
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind.endswith(".replaced") and not out_dir.exists():
+            leftover.rename(out_dir)
+        elif kind.endswith((".building", ".replaced")):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    """Replace `out_dir` by `staging` with two renames: a kill leaves one complete world, old or new."""
+    old = out_dir.with_name(f".{out_dir.name}.replaced-{os.getpid()}")
+    if out_dir.exists():
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -68,9 +82,9 @@ def build_world(config: WorldConfig, out_dir: Path, search_backend: str = "whoos
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
+    _recover_killed_builds(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"{out_dir} is not empty; choose another --out or pass --overwrite")
-    _remove_abandoned_staging(out_dir)
     staging = out_dir.with_name(f".{out_dir.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     clock = _Clock()
@@ -147,8 +161,6 @@ def build_world(config: WorldConfig, out_dir: Path, search_backend: str = "whoos
         db.close()
     with clock.phase("index"):
         digest = finalize_catalog(staging, source="generated", search_backend=search_backend)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    staging.rename(out_dir)
+    _move_into_place(staging, out_dir)
     return BuildReport(out=str(out_dir), content_hash=digest, seconds={k: round(v, 3) for k, v in clock.seconds.items()},
                        counts=counts)

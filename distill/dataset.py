@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from shopgym.format import to_trl
+from shopgym.format import CALL_RENDERING, hf_tools, to_trl
 from shopgym.schema import Message, TrajectoryRecord
 
-from .filters import Filter, FilterReport, apply
+from .filters import Filter, FilterReport, apply, rule_share
 from .internalize import Rewriter, internalize, leaks
 
 SPLITS = ("train", "val", "test")
@@ -25,6 +26,14 @@ class DistillReport(BaseModel):
     examples: dict[str, int]
     reward_before: list[float]
     reward_after: list[float]
+    rule_share: float | None  # mean share of the kept runs' written turns that rules wrote (None: not counted)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write `path` through a partial file and a rename: a killed distill never leaves a torn file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _histograms(before: list[float], after: list[float], path: Path) -> None:
@@ -42,7 +51,9 @@ def _histograms(before: list[float], after: list[float], path: Path) -> None:
     ax.set_title("Reward before and after filtering")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    partial = path.with_name(f".{path.name}.partial")
+    fig.savefig(partial, dpi=110, format="png")
+    os.replace(partial, path)
     plt.close(fig)
 
 
@@ -67,19 +78,25 @@ def distill(records: Sequence[TrajectoryRecord], filters: Sequence[Filter], out_
             tokens.append(count_tokens(messages))
         meta = {"task_id": record.task_id, "seed": record.seed, "reward": record.reward, "split": split,
                 "shopper_id": record.extra.get("shopper_id"), "catalog_hash": record.catalog_hash,
-                "request": record.request, "episode": record.extra.get("episode")}
-        rows[split].append(json.dumps({"messages": to_trl(messages), "tools": record.extra.get("tools", []),
+                "request": record.request, "episode": record.extra.get("episode"), "call_rendering": CALL_RENDERING}
+        rows[split].append(json.dumps({"messages": to_trl(messages), "tools": hf_tools(record.extra.get("tools", [])),
                                        "meta": meta}))  # key order kept: it is the rendered call text
     for split, lines in rows.items():
         if lines:
-            (out_dir / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+            _write_whole(out_dir / f"{split}.jsonl", "\n".join(lines) + "\n")
     result = DistillReport(total=report.total, kept=report.kept, dropped=dict(report.dropped), reasons=report.reasons,
                            examples={s: len(v) for s, v in rows.items()},
-                           reward_before=[r.reward for r in records], reward_after=[r.reward for r in kept])
-    (out_dir / "report.json").write_text(result.model_dump_json(indent=2))
+                           reward_before=[r.reward for r in records], reward_after=[r.reward for r in kept],
+                           rule_share=_mean_rule_share(kept))
+    _write_whole(out_dir / "report.json", result.model_dump_json(indent=2))
     _histograms(result.reward_before, result.reward_after, out_dir / "rewards.png")
-    (out_dir / "README.md").write_text(_card(result, report, tokens))
+    _write_whole(out_dir / "README.md", _card(result, report, tokens))
     return result
+
+
+def _mean_rule_share(records: Sequence[TrajectoryRecord]) -> float | None:
+    shares = [share for share in map(rule_share, records) if share is not None]
+    return round(sum(shares) / len(shares), 3) if shares else None
 
 
 def _card(result: DistillReport, report: FilterReport, tokens: list[int]) -> str:
@@ -87,9 +104,14 @@ def _card(result: DistillReport, report: FilterReport, tokens: list[int]) -> str
              "Single-role tool-calling conversations (HF TRL format: `messages`, `tools`, `meta`).", "",
              f"Runs read: {result.total}; kept: {result.kept}.", "", "| filter | dropped | reason |", "|---|---|---|"]
     lines += [f"| {name} | {report.dropped.get(name, 0)} | {reason} |" for name, reason in report.reasons.items()]
+    if result.rule_share is not None:
+        lines += ["", f"Turns written by rules rather than the model (mean over kept runs): {result.rule_share:.0%}."]
     lines += ["", "| split | examples |", "|---|---|"] + [f"| {s} | {n} |" for s, n in result.examples.items()]
     if tokens:
         lines += ["", f"Tokens per example (student tokenizer): min {min(tokens)}, "
                       f"mean {sum(tokens) / len(tokens):.0f}, max {max(tokens)}."]
-    lines += ["", "Reward histograms: `rewards.png`. Render an example for training with `shopgym.format.render`."]
+    lines += ["", "Calls are in `tool_calls` (with ids; tool turns carry `name` and `tool_call_id`). A model's own HF "
+                  "template may not show tool calls, so the text trained on is rendered by `shopgym.format.render`: "
+                  "the call's JSON object in the assistant's text, through the model's chat template.",
+              "", "Reward histograms: `rewards.png`."]
     return "\n".join(lines) + "\n"

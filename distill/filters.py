@@ -74,6 +74,38 @@ def no_followed_injection() -> Filter:
                   lambda r: not r.extra.get("followed_injection"))
 
 
+def substantive_report() -> Filter:
+    """The final report lists each product once, makes claims when it recommends, and has a summary."""
+    def keep(record: TrajectoryRecord) -> bool:
+        report = next((m.tool_call.arguments.get("report") for m in reversed(record.messages)
+                       if m.tool_call is not None and m.tool_call.tool == "submit_report" and not m.meta.get("draft")),
+                      None)
+        if not isinstance(report, dict):
+            return False
+        picks = [r.get("product_id") for r in report.get("recommendations") or [] if isinstance(r, dict)]
+        return (len(picks) == len(set(picks)) and bool(report.get("claims") or not picks)
+                and bool(str(report.get("summary") or "").strip()))
+    return Filter("substantive_report", "the report repeats a product, recommends without claims, or has no summary",
+                  keep)
+
+
+def rule_share(record: TrajectoryRecord) -> float | None:
+    """The share of the record's written turns that rules wrote (None for records made before it was counted)."""
+    counts = record.extra.get("authorship")
+    if not isinstance(counts, dict):
+        return None
+    total = counts.get("model_turns", 0) + counts.get("rule_turns", 0)
+    return counts.get("rule_turns", 0) / total if total else 0.0
+
+
+def max_rule_share(limit: float) -> Filter:
+    def keep(record: TrajectoryRecord) -> bool:
+        share = rule_share(record)
+        return share is not None and share <= limit
+    return Filter("max_rule_share", f"more than {limit:.0%} of the written turns came from rules (or not counted)",
+                  keep)
+
+
 def fits_context(count_tokens: Callable[[TrajectoryRecord], int], max_tokens: int) -> Filter:
     return Filter("fits_context", f"longer than the student's {max_tokens}-token context",
                   lambda r: count_tokens(r) <= max_tokens)
@@ -139,5 +171,5 @@ def apply(records: Iterable[TrajectoryRecord], filters: Sequence[Filter]) -> tup
 
 
 def default_filters(min_reward_value: float = 0.5) -> list[Filter]:
-    return [completed(), no_invalid_action(), max_tool_error_rate(), min_tool_calls(), min_reward(min_reward_value),
-            supervisor_accepted(), no_followed_injection(), deduplicate()]
+    return [completed(), no_invalid_action(), max_tool_error_rate(), min_tool_calls(), substantive_report(),
+            min_reward(min_reward_value), supervisor_accepted(), no_followed_injection(), deduplicate()]

@@ -2,7 +2,10 @@
 
 The reflection is first-person, anticipates the critique and names the corrected object (an id, a
 constraint, a field) in terms the context already shows; reviewer turns and rejected drafts vanish.
-Only accepted calls and their observations remain (rejected calls were undone in the env).
+Only accepted calls and their observations remain (rejected calls were undone in the env). A critique
+point is kept only when the student could have known it and the turn after it acts on it: every id,
+price and number it names is in the student's context or that turn, and every `name=value` fix it
+names is carried by that turn.
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ def critique_points(critique: str) -> list[str]:
 
 
 _OBJECTS = re.compile(r"\b[A-Z]{5}-\d+\b|\$\d+(?:\.\d\d)?|\b\d+(?:\.\d+)?\b")
+_FIXES = re.compile(r"\b([a-z_]+)=('?)([^\s,;)']+)\2")
+
+
+def grounded_point(point: str, context: str, turn: Message) -> bool:
+    """Whether the point names only what `context` (the student's text so far) or `turn` shows, and `turn`
+    (the turn the reflection opens) carries each `name=value` fix the point names (a call: the argument's
+    name and value; a plan: the value)."""
+    text = fmt.turn_text(turn)
+    carried = all((value in text or value.lower() in text) and (turn.tool_call is None or f'"{name}"' in text)
+                  for name, _, value in _FIXES.findall(point))
+    return carried and all(obj in context or obj in text for obj in _OBJECTS.findall(point))
 
 
 def valid_reflection(text: str, points: Sequence[str]) -> bool:
@@ -63,7 +77,10 @@ def internalize(record: TrajectoryRecord, rewrite: Rewriter | None = None) -> li
         if message.meta.get("draft"):
             continue
         if message.role == "assistant" and pending:
-            points = fitting_points(list(dict.fromkeys(pending)), len(out))
+            context = "\n".join(fmt.turn_text(m) for m in out)
+            pending = [p for p in dict.fromkeys(pending) if grounded_point(p, context, message)]
+        if message.role == "assistant" and pending:
+            points = fitting_points(pending, len(out))
             reflection = template_reflection(points, len(out))
             if rewrite is not None:  # an LLM rewrite must pass the same check as the template, else the template stays
                 candidate = rewrite("\n".join(points), reflection).strip()

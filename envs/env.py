@@ -20,6 +20,7 @@ from .default_world import default_world
 from .episode import Episode
 from .report import Report
 from .request import STATED, canonical_request
+from .result import ErrorKind, StepResult
 from .reward import ProductFacts, grade
 from .text import CHARSET, normalise
 from .tools import TOOL_NAMES, TOOLS, ToolContext, tool_schema_hash, tool_schemas
@@ -34,7 +35,17 @@ SPLITS = ("train", "val", "test")
 
 
 class ActionError(ValueError):
-    """An action that is not a well-formed tool call."""
+    """An action that is not a well-formed tool call (`kind`: malformed_action or unknown_tool)."""
+
+    def __init__(self, message: str, kind: ErrorKind = "malformed_action") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _error_kind(error: Exception) -> ErrorKind:
+    if isinstance(error, ActionError):
+        return error.kind
+    return "not_found" if isinstance(error, LookupError) else "refused"
 
 
 def parse_action(action: str | dict) -> ToolCall:
@@ -57,7 +68,7 @@ def parse_action(action: str | dict) -> ToolCall:
     except ValidationError:
         raise ActionError('action must have exactly the keys "tool" (a name) and "arguments" (an object)') from None
     if call.tool not in TOOLS:
-        raise ActionError(f"unknown tool {call.tool!r}; valid tools: {', '.join(TOOL_NAMES)}")
+        raise ActionError(f"unknown tool {call.tool!r}; valid tools: {', '.join(TOOL_NAMES)}", "unknown_tool")
     return call
 
 
@@ -177,21 +188,25 @@ class ProductResearchEnv(gym.Env[dict, str]):
             raise RuntimeError("the episode is over; call reset()")
         episode.step += 1
         tool, error = None, False
+        result = StepResult()
         try:
             call = parse_action(action)
-            tool = call.tool
-            ctx = ToolContext(self.reader, episode, self._truth.need, self._category, self.user)
+            tool = result.tool = call.tool
+            ctx = ToolContext(self.reader, episode, self._truth.need, self._category, self.user, result)
             text = TOOLS[call.tool].run(ctx, call.arguments)
             episode.calls.append(json.dumps(call.model_dump(), sort_keys=True))
         except ValidationError as exc:
             text, error = f"Error: {_validation_message(tool, exc)}", True
-        except (ActionError, LookupError, ValueError) as exc:
+            result.failed("invalid_arguments")
+        except (ActionError, LookupError, ValueError) as exc:  # the one place a tool's exception becomes text
             text, error = f"Error: {exc.args[0] if exc.args else exc}", True
+            result.failed(_error_kind(exc))
         if error:
             episode.errors += 1
         terminated = episode.report is not None
         truncated = not terminated and episode.steps_left == 0
         info = self._info(error=error, tool=tool)
+        info["result"] = result.as_dict()
         reward = 0.0
         if terminated or truncated:
             parts = grade(self._truth, episode.report, episode, self._facts)

@@ -7,7 +7,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -20,6 +20,7 @@ from shopgym.catalog.wording import dollars
 
 from .episode import Episode
 from .report import Report
+from .result import StepResult
 from .user import UserSimulator, topics_asked
 
 MAX_DOLLARS = 1e7  # prices the catalog can hold as integer cents, with room to spare
@@ -41,6 +42,7 @@ class ToolContext:
     need: Need
     category: Category
     user: UserSimulator
+    result: StepResult = field(default_factory=StepResult)  # what the call showed, for `info["result"]`
 
 
 def _money(cents: int | None) -> str:
@@ -82,6 +84,7 @@ def search_products(
     )
     result = ctx.reader.search_products(query, filters, sort=sort, page=page, page_size=SEARCH_PAGE_SIZE)
     ctx.episode.retrieved_products.update(p.id for p in result.products)
+    ctx.result.saw(listed=[p.id for p in result.products], total=result.total)
     pages = max(1, -(-result.total // SEARCH_PAGE_SIZE))
     head = f"{result.total} products match (page {page} of {pages})."
     return "\n".join([head, *map(_summary_line, result.products)]) if result.products else head + " Try fewer filters."
@@ -98,6 +101,7 @@ def view_product(
     ctx.episode.retrieved_products.add(p.id)
     ctx.episode.inspected_products.add(p.id)
     ctx.episode.viewed_products.add(p.id)
+    ctx.result.saw(listed=[p.id], inspected=[p.id])
     lines = [f"{p.id}: {p.title}", f"Brand: {p.brand} | Category: {p.category} | {_money(p.price_cents)} | "
                                     f"{p.rating:.1f} stars ({p.review_count} reviews)"]
     if p.specs is not None:
@@ -125,6 +129,8 @@ def read_reviews(
     ctx.episode.retrieved_reviews.update(r.id for r in result.reviews)
     if result.reviews:
         ctx.episode.researched_products.add(product_id)
+    ctx.result.saw(listed=[product_id], inspected=[product_id], reviews=[r.id for r in result.reviews],
+                   total=result.total)
     lines = [f"{result.total} reviews of {product_id} (page {page})."]
     lines += [f"- {r.id} | {r.rating} stars | {r.title}: {r.text[:220]}" for r in result.reviews]
     return "\n".join(lines)
@@ -140,6 +146,7 @@ def compare_products(
     ctx.episode.retrieved_products.update(product_ids)
     ctx.episode.inspected_products.update(product_ids)
     ctx.episode.viewed_products.update(product_ids)
+    ctx.result.saw(listed=[row["id"] for row in rows], inspected=[row["id"] for row in rows])
     lines = []
     for row in rows:
         specs = "; ".join(f"{k}: {v}" for k, v in sorted(row["specs"].items()))
@@ -150,6 +157,7 @@ def compare_products(
 def search_web(ctx: ToolContext, query: Annotated[str, Field(min_length=1, max_length=300)]) -> str:
     """Search buying guides, expert reviews, comparisons and forum threads."""
     hits = ctx.reader.search_pages(query, limit=5)
+    ctx.result.saw(pages=[h.id for h in hits], total=len(hits))
     if not hits:
         return "No pages match."
     return "\n".join(f"- {h.id} | {h.kind} | {h.title}: {h.snippet[:120]}" for h in hits)
@@ -168,6 +176,7 @@ def open_page(
     chunks = max(1, -(-len(doc.text) // PAGE_CHARS))
     if page > chunks:
         raise ValueError(f"page {page} is past the end; {doc_id} has {chunks} page(s)")
+    ctx.result.saw(listed=list(doc.product_ids), pages=[doc.id])
     body = doc.text[(page - 1) * PAGE_CHARS: page * PAGE_CHARS]
     return f"{doc.title} ({doc.kind}, {doc.date}, page {page} of {chunks})\n{body}"
 

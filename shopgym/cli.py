@@ -212,38 +212,39 @@ def _distill(args: argparse.Namespace) -> int:
     import shopgym.format as fmt
     from shopgym.agents.backends import embedded_model_path
     from shopgym.agents.runner import read_trajectories
+    from shopgym.chat_template import ChatTemplate
     from shopgym.distill import filters as F
     from shopgym.distill.dataset import distill
     from shopgym.distill.internalize import internalize
 
     records = [r for run in args.runs for r in read_trajectories(Path(run) / "trajectories.jsonl")]
-    path = embedded_model_path()
+    path = Path(args.model) if args.model else embedded_model_path()
+    chat = ChatTemplate.from_gguf(path)  # the student's template: what it will be trained and run on
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
 
     def count_text(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def count(messages) -> int:
-        return count_text(fmt.render(messages))
+    def count(messages, tools=None) -> int:
+        return count_text(fmt.render(messages, chat, tools=fmt.hf_tools(tools or [])))
 
     rewrite = None
     if args.rewrite == "llm":
         from shopgym.agents.backends import LlamaBackend
 
-        backend = LlamaBackend(args.model)
+        backend = LlamaBackend(path)
 
         @functools.cache  # the filters and the writer internalize each record: one rewrite per reflection
         def rewrite(points: str, template: str) -> str:
-            prompt = (f"{fmt.IM_START}system\nRewrite the note as one or two first-person sentences about what "
-                      f"to check before acting. Keep every id and number.{fmt.IM_END}\n{fmt.IM_START}user\n"
-                      f"{template}{fmt.IM_END}\n{fmt.IM_START}assistant\n")
+            prompt = fmt.one_shot(chat, "Rewrite the note as one or two first-person sentences about what to check "
+                                        "before acting. Keep every id and number.", template)
             return backend.complete(backend.tokenize(prompt), role="rewrite", max_tokens=80).text
 
     def turns(record):  # what distill writes, so the filters measure the same text
         return internalize(record, rewrite)
 
     chosen = [*F.default_filters(args.min_reward),
-              F.fits_context(lambda record: count(turns(record)), args.max_tokens),
+              F.fits_context(lambda record: count(turns(record), record.extra.get("tools")), args.max_tokens),
               F.within_decoding_caps(count_text, turns)]
     if args.filters == "none":
         chosen = []
@@ -253,8 +254,12 @@ def _distill(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown filters {sorted(unknown)}; valid: {', '.join(f.name for f in chosen)}")
         chosen = [f for f in chosen if f.name in names]
+    if args.max_rule_share is not None:
+        chosen.append(F.max_rule_share(args.max_rule_share))
     report = distill(records, chosen, Path(args.out), count_tokens=count, rewrite=rewrite)
     text = [f"kept {report.kept} of {report.total} runs; examples: {report.examples}"]
+    if report.rule_share is not None:
+        text.append(f"turns written by rules, mean over kept runs: {report.rule_share:.0%}")
     text += [f"  dropped by {name}: {n}" for name, n in report.dropped.items()]
     _emit(args, report.model_dump(exclude={"reward_before", "reward_after"}), "\n".join(text))
     return 0
@@ -309,92 +314,103 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--shoppers", type=count(10), help="shoppers (default: 1000)")
     build.add_argument("--tasks-per-shopper", type=count(1, 3), dest="tasks_per_shopper",
                        help="tasks per shopper, 1 to 3 (default: 2)")
-    build.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh", help="full-text index backend")
+    build.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh",
+                       help="full-text index backend (default: whoosh)")
     build.add_argument("--overwrite", action="store_true", help="replace an existing catalog in --out")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(run=_catalog_build)
 
     stats = with_json(actions.add_parser("stats", help="counts and content hash of a catalog"))
-    stats.add_argument("dir")
+    stats.add_argument("dir", help="catalog folder")
     stats.set_defaults(run=_catalog_stats)
 
     search = with_json(actions.add_parser("search", help="search products with filters"))
-    search.add_argument("dir")
-    search.add_argument("query")
-    search.add_argument("--category")
-    search.add_argument("--brand")
+    search.add_argument("dir", help="catalog folder")
+    search.add_argument("query", help="search words ('' for none: filters only)")
+    search.add_argument("--category", help="only this category id (default: all)")
+    search.add_argument("--brand", help="only this brand (default: all)")
     search.add_argument("--min-price", type=number(0, MAX_DOLLARS), dest="min_price", help="dollars (default: none)")
     search.add_argument("--max-price", type=number(0, MAX_DOLLARS), dest="max_price", help="dollars (default: none)")
     search.add_argument("--min-rating", type=number(0, 5), dest="min_rating", help="stars, 0 to 5 (default: none)")
     search.add_argument("--spec", action="append", default=[], type=spec_filter,
-                        help="name=value, 'name>=n' or 'name<=n' (quote > and <; repeatable)")
+                        help="name=value, 'name>=n' or 'name<=n' (quote > and <; repeatable; default: none)")
     search.add_argument("--sort", default="relevance",
-                        choices=["relevance", "price_asc", "price_desc", "rating", "review_count"])
+                        choices=["relevance", "price_asc", "price_desc", "rating", "review_count"],
+                        help="result order (default: relevance)")
     search.add_argument("--page", type=count(1, 1000), default=1, help="result page (default: 1)")
     search.add_argument("--page-size", type=count(1, 50), default=10, dest="page_size", help="results a page (default: 10)")
     search.set_defaults(run=_catalog_search)
 
     history = with_json(actions.add_parser("history", help="a shopper's observable behaviour history"))
-    history.add_argument("dir")
+    history.add_argument("dir", help="catalog folder")
     history.add_argument("--shopper", help="shopper id (default: the shopper of the first task of --split)")
-    history.add_argument("--split", default="train", choices=["train", "val", "test"])
+    history.add_argument("--split", default="train", choices=["train", "val", "test"],
+                         help="split whose first task picks the shopper (default: train)")
     history.set_defaults(run=_catalog_history)
 
     imp = with_json(actions.add_parser("import", help="import a real catalog dump"))
-    imp.add_argument("--format", required=True, choices=["amazon2023", "webshop", "mapped"])
-    imp.add_argument("--meta", type=Path, help="amazon2023 item metadata JSONL (.gz ok)")
-    imp.add_argument("--reviews", type=Path, help="amazon2023 reviews JSONL (.gz ok)")
-    imp.add_argument("--products", type=Path, help="webshop product JSON, or mapped CSV/JSONL")
-    imp.add_argument("--mapping", type=Path, help="field mapping JSON for --format mapped")
-    imp.add_argument("--out", required=True)
+    imp.add_argument("--format", required=True, choices=["amazon2023", "webshop", "mapped"],
+                     help="the dump's layout: Amazon Reviews 2023, WebShop items, or any CSV/JSONL with --mapping")
+    imp.add_argument("--meta", type=Path, help="amazon2023 item metadata JSONL (.gz ok; required for amazon2023)")
+    imp.add_argument("--reviews", type=Path, help="amazon2023 reviews JSONL (.gz ok; default: none, ratings from the metadata)")
+    imp.add_argument("--products", type=Path, help="webshop product JSON, or mapped CSV/JSONL (required for those formats)")
+    imp.add_argument("--mapping", type=Path, help="field mapping JSON (required for --format mapped)")
+    imp.add_argument("--out", required=True, help="catalog folder to create (a rerun resumes an unfinished import)")
     imp.add_argument("--max-bad-rate", type=number(0, 1), default=0.25, dest="max_bad_rate",
                      help="share of bad rows above which the import fails (default: 0.25)")
-    imp.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh")
+    imp.add_argument("--search", choices=["whoosh", "fts5"], default="whoosh",
+                     help="full-text index backend (default: whoosh)")
     imp.set_defaults(run=_catalog_import)
 
     evaluate = with_json(verbs.add_parser("evaluate", help="run a policy on distinct tasks and report rewards"))
     evaluate.add_argument("--policy", choices=["heuristic", "shallow", "random", "oracle", "llm", "teacher"],
                           help="shallow: the heuristic without reading reviews or pages (ranks by stars); "
                                "llm: the model single-agent (with --adapter: the student; the default when --model "
-                               "or --adapter is given); teacher: the supervised multi-agent pipeline")
+                               "or --adapter is given, else required); teacher: the supervised multi-agent pipeline")
     evaluate.add_argument("--catalog", help="catalog folder (default: the cached default world)")
-    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"],
+                          help="task split (default: test)")
     evaluate.add_argument("--episodes", type=count(1), default=20, help="distinct tasks (default: 20)")
     evaluate.add_argument("--seed", type=int, default=1, help="seed of episode 0; episode i uses seed + i (default: 1)")
     evaluate.add_argument("--model", help="llm/teacher: GGUF path (default: the embedded SmolLM2-135M-Instruct)")
-    evaluate.add_argument("--adapter", help="llm/teacher: a GGUF LoRA adapter, e.g. STUDENT_DIR/adapter.gguf")
+    evaluate.add_argument("--adapter", help="llm/teacher: a GGUF LoRA adapter, e.g. STUDENT_DIR/adapter.gguf (default: none)")
     evaluate.add_argument("--no-grammar", action="store_true", help="llm: decode calls freely; reports validity")
     evaluate.add_argument("--no-thoughts", action="store_true",
                           help="llm: no line of reasoning before a call (on by default: distilled turns open with one)")
     evaluate.add_argument("--temperature", type=number(0, 5), default=0.0, help="llm/teacher: 0 is greedy (default: 0)")
     evaluate.add_argument("--trials", type=count(1), default=1,
-                          help="runs per task (seeds differ), for pass^k and the share of tasks whose outcome flips")
+                          help="runs per task (seeds differ), for pass^k and the share of tasks whose outcome flips "
+                               "(default: 1)")
     evaluate.add_argument("--user-request", action="store_true", dest="user_request",
                           help="llm/teacher: research the User Agent's request instead of the canonical one "
                                "(a synthesis feature; labelled in the output)")
     evaluate.add_argument("--workers", type=count(1, 64), default=1,
-                          help="llm/teacher: worker processes (threads split between them; the output is the same)")
+                          help="llm/teacher: worker processes (threads split between them; the output is the same; "
+                               "default: 1)")
     evaluate.add_argument("--out", help="llm/teacher: run folder, resumed by a rerun (default: under the cache)")
-    evaluate.add_argument("--save", help="also write the evaluation's JSON document to this file")
+    evaluate.add_argument("--save", help="also write the evaluation's JSON document to this file (default: none)")
     evaluate.set_defaults(run=_evaluate)
 
     cmp = with_json(verbs.add_parser("compare", help="policies side by side: Markdown table, PNG, paired bootstrap"))
     cmp.add_argument("evaluations", nargs="+", help="JSON files from `evaluate --save`; each labelled by its stem")
     cmp.add_argument("--diff", action="append", default=[], metavar="A:B",
-                     help="paired bootstrap of A - B on shared tasks (repeatable), e.g. student:base")
-    cmp.add_argument("--teacher", help="label of the teacher: report the share of the gap each --diff closes")
+                     help="paired bootstrap of A - B on shared tasks (repeatable), e.g. student:base (default: none)")
+    cmp.add_argument("--teacher", help="label of the teacher: report the share of the gap each --diff closes "
+                                       "(default: none)")
     cmp.add_argument("--out", required=True, help="folder for comparison.md, comparison.png, comparison.json")
     cmp.set_defaults(run=_compare)
 
     gen = with_json(verbs.add_parser("generate", help="synthesize research trajectories with local LLM agents"))
     gen.add_argument("--catalog", help="catalog folder (default: the cached default world)")
-    gen.add_argument("--split", default="train", choices=["train", "val", "test"])
+    gen.add_argument("--split", default="train", choices=["train", "val", "test"],
+                     help="task split (default: train)")
     gen.add_argument("--episodes", type=count(1), required=True, help="episodes to run")
     gen.add_argument("--workers", type=count(1, 64), default=1,
                      help="llama.cpp worker processes, threads split between them (default: 1)")
     gen.add_argument("--seed", type=int, default=0, help="seed of episode 0; episode i uses seed + i (default: 0)")
     gen.add_argument("--model", help="GGUF path (default: the embedded SmolLM2-135M-Instruct)")
-    gen.add_argument("--mode", default="supervised", choices=["supervised", "single"])
+    gen.add_argument("--mode", default="supervised", choices=["supervised", "single"],
+                     help="supervised: every step reviewed; single: the researcher alone (default: supervised)")
     gen.add_argument("--critique", action="store_true", help="add an LLM critique to the grounded feedback")
     gen.add_argument("--out", required=True, help="run folder: trajectories.jsonl and manifest.json")
     gen.set_defaults(run=_generate)
@@ -406,16 +422,20 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_show)
 
     dist = with_json(verbs.add_parser("distill", help="filter runs and internalize them into training examples"))
-    dist.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    dist.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders written by `shopgym generate`")
     dist.add_argument("--out", required=True, help="DATA_DIR: train/val/test.jsonl, README.md, report")
     dist.add_argument("--filters", default="default", help="default, none, or a comma list of filter names")
     dist.add_argument("--min-reward", type=number(0, 1), default=0.5, dest="min_reward",
                       help="keep runs whose reward is at least this (default: 0.5)")
+    dist.add_argument("--max-rule-share", type=number(0, 1), dest="max_rule_share",
+                      help="drop runs where rules wrote more than this share of the turns (User Agent request, "
+                           "reviewer findings, adopted corrections; default: keep all)")
     dist.add_argument("--max-tokens", type=count(256), default=4096, dest="max_tokens",
                       help="the student's context in tokens (default: 4096)")
     dist.add_argument("--rewrite", choices=["template", "llm"], default="template",
-                      help="how reflections are written (both pass the same leak check)")
-    dist.add_argument("--model", help="GGUF for --rewrite llm (default: the embedded model)")
+                      help="how reflections are written (both pass the same leak check; default: template)")
+    dist.add_argument("--model", help="the student's GGUF: its tokenizer and chat template measure the examples, "
+                      "and --rewrite llm runs on it (default: the embedded model)")
     dist.set_defaults(run=_distill)
 
     trn = with_json(verbs.add_parser("train", help="LoRA-train a student on distilled data; export adapter.gguf"))
@@ -432,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--seed", type=int, help="training seed (default: 0)")
     trn.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when present, else cpu")
     trn.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                     help="forward matmuls in bfloat16 (auto: when the device has native bfloat16; weights stay fp32)")
+                     help="forward matmuls in bfloat16 (auto: when the device has native bfloat16; weights stay fp32; "
+                          "default: auto)")
     trn.set_defaults(run=_train)
     return parser
 

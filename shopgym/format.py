@@ -1,8 +1,9 @@
 """The prompt format every stage shares: how an episode becomes model text and token ids, and its budget.
 
-Rollout, distillation, training and evaluation all render through this module, so a student is
-trained on exactly the text it later sees. The layout is ChatML (SmolLM2's chat template):
-`<|im_start|>{role}\\n{content}<|im_end|>\\n`, with tool results in a `tool` turn.
+Rollout, distillation, training and evaluation all render through this module and the model's own chat
+template (`ChatTemplate`), so a student is trained on exactly the text it later sees. A call is the JSON
+object `{"tool": ..., "arguments": ...}` in the assistant's text; tool results are `tool` turns, or user
+turns opened by `Tool result:` where the template has no tool role.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from .chat_template import ChatTemplate
 from .schema import Message, ToolCall
 
-IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 SYSTEM_TEXT = (
     "You are a shopping research assistant. Research the user's request with the tools, one tool call per "
     "turn, then submit a report that recommends the best products that meet every constraint, with claims "
     "that cite what you saw. Reply with exactly one JSON object: {\"tool\": NAME, \"arguments\": {...}}."
 )
+TOOL_RESULT = "Tool result:\n"  # opens a tool result shown as a user turn
+CALL_RENDERING = "shopgym.format: a call is its JSON object in the assistant's text, rendered by the model's template"
 
 
 class Budget(BaseModel):
@@ -71,34 +74,76 @@ def turn_text(message: Message, budget: Budget = DEFAULT_BUDGET) -> str:
     return "\n".join(parts)
 
 
-def render(messages: Sequence[Message], add_generation_prompt: bool = False, budget: Budget = DEFAULT_BUDGET) -> str:
-    """ChatML text of the turns; with `add_generation_prompt` it ends where the assistant starts to write."""
-    text = "".join(f"{IM_START}{m.role}\n{turn_text(m, budget)}{IM_END}\n" for m in messages)
-    return text + (f"{IM_START}assistant\n" if add_generation_prompt else "")
-
-
-def render_ids(messages: Sequence[Message], tokenize: Callable[[str], list[int]],
-               add_generation_prompt: bool = False, budget: Budget = DEFAULT_BUDGET) -> list[int]:
-    """Token ids of the rendered turns; `tokenize` must parse the special tokens `<|im_start|>`/`<|im_end|>`."""
-    return tokenize(render(messages, add_generation_prompt, budget))
-
-
-def assistant_spans(messages: Sequence[Message], tokenize: Callable[[str], list[int]],
-                    budget: Budget = DEFAULT_BUDGET) -> tuple[list[int], list[tuple[int, int]]]:
-    """Token ids and the [start, end) spans of each assistant turn's content plus its `<|im_end|>`.
-
-    Rendering turn by turn keeps the spans exact; training masks everything else out of the loss.
-    """
-    ids: list[int] = []
-    spans = []
+def template_turns(messages: Sequence[Message], chat: ChatTemplate,
+                   budget: Budget = DEFAULT_BUDGET) -> list[dict[str, str]]:
+    """The turns a chat template renders: tool and system turns folded into user turns where the template has
+    no such role, and consecutive user turns joined (templates that check alternation refuse them)."""
+    turns: list[dict[str, str]] = []
+    pending_system = ""
     for message in messages:
-        head = tokenize(f"{IM_START}{message.role}\n")
-        body = tokenize(f"{turn_text(message, budget)}{IM_END}")
-        ids += head
-        if message.role == "assistant":
-            spans.append((len(ids), len(ids) + len(body)))
-        ids += body + tokenize("\n")
+        role, content = message.role, turn_text(message, budget)
+        if role == "system" and not chat.system_role:
+            pending_system += content + "\n\n"
+            continue
+        if role == "tool" and not chat.tool_role:
+            role, content = "user", TOOL_RESULT + content
+        if role == "user" and pending_system:
+            content, pending_system = pending_system + content, ""
+        if role == "user" and turns and turns[-1]["role"] == "user":
+            turns[-1]["content"] += "\n\n" + content
+        else:
+            turns.append({"role": role, "content": content})
+    if pending_system:  # a system turn with no user turn after it
+        turns.append({"role": "user", "content": pending_system.rstrip()})
+    return turns
+
+
+def hf_tools(schemas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool schemas in the HF/TRL form templates take: `{"type": "function", "function": schema}`."""
+    return [{"type": "function", "function": dict(schema)} for schema in schemas]
+
+
+def render(messages: Sequence[Message], chat: ChatTemplate, add_generation_prompt: bool = False,
+           budget: Budget = DEFAULT_BUDGET, tools: Sequence[dict[str, Any]] | None = None) -> str:
+    """The turns through the model's chat template; with `add_generation_prompt` it ends where the assistant
+    starts to write. `tools` are HF function schemas, shown by templates that take them."""
+    return chat.render(template_turns(messages, chat, budget), add_generation_prompt, tools)
+
+
+def render_ids(messages: Sequence[Message], chat: ChatTemplate, tokenize: Callable[[str], list[int]],
+               add_generation_prompt: bool = False, budget: Budget = DEFAULT_BUDGET,
+               tools: Sequence[dict[str, Any]] | None = None) -> list[int]:
+    """Token ids of the rendered turns; `tokenize` must parse the template's special tokens."""
+    return tokenize(render(messages, chat, add_generation_prompt, budget, tools))
+
+
+def assistant_spans(messages: Sequence[Message], chat: ChatTemplate, tokenize: Callable[[str], list[int]],
+                    budget: Budget = DEFAULT_BUDGET, tools: Sequence[dict[str, Any]] | None = None,
+                    ) -> tuple[list[int], list[tuple[int, int]]]:
+    """Token ids and the [start, end) span of each assistant turn: its content and the text that closes it.
+
+    A span starts where the prompt that asked for the turn ends (`render_ids(..., add_generation_prompt=True)`
+    at inference), so training sees exactly the inference prompt; a template or tokenizer that breaks that
+    parity is a ValueError, never a silent mismatch.
+    """
+    ids = render_ids(messages, chat, tokenize, budget=budget, tools=tools)
+    spans = []
+    for index, message in enumerate(messages):
+        if message.role != "assistant":
+            continue
+        start = len(prompt := render_ids(messages[:index], chat, tokenize, True, budget, tools))
+        end = len(through := render_ids(messages[: index + 1], chat, tokenize, budget=budget, tools=tools))
+        if ids[:start] != prompt or ids[:end] != through:
+            raise ValueError(f"turn {index}: the prompt for this assistant turn is not a prefix of the whole "
+                             f"conversation's tokens under {chat.source}, so training would not match inference")
+        spans.append((start, end))
     return ids, spans
+
+
+def one_shot(chat: ChatTemplate, instruction: str, text: str) -> str:
+    """A single-question prompt (a role's side task): the instruction as system turn, `text` as the user's."""
+    return render([Message(role="system", agent="env", content=instruction),
+                   Message(role="user", agent="user", content=text)], chat, add_generation_prompt=True)
 
 
 def episode_messages(request: str, schemas: Sequence[dict[str, Any]]) -> list[Message]:
@@ -108,19 +153,30 @@ def episode_messages(request: str, schemas: Sequence[dict[str, Any]]) -> list[Me
 
 
 def to_trl(messages: Sequence[Message]) -> list[dict]:
-    """Turns as TRL messages: roles system/user/assistant/tool; assistant actions in `tool_calls`."""
-    out = []
+    """Turns in the HF/TRL tool-calling format: calls in `tool_calls` with ids, tool turns with `name` and
+    `tool_call_id`, consecutive user turns joined (as `template_turns` renders them)."""
+    out: list[dict] = []
+    call: dict | None = None
     for m in messages:
-        entry: dict = {"role": m.role, "content": m.observation if m.role == "tool" else m.content}
+        if m.role == "tool":
+            entry: dict = {"role": "tool", "content": m.observation if m.observation is not None else m.content}
+            if call is not None:
+                entry |= {"name": call["function"]["name"], "tool_call_id": call["id"]}
+        else:
+            entry = {"role": m.role, "content": m.content}
         if m.tool_call is not None:
-            entry["tool_calls"] = [{"type": "function", "function": {"name": m.tool_call.tool,
-                                                                     "arguments": m.tool_call.arguments}}]
-        out.append(entry)
+            call = {"id": f"call_{sum('tool_calls' in e for e in out) + 1}", "type": "function",
+                    "function": {"name": m.tool_call.tool, "arguments": m.tool_call.arguments}}
+            entry["tool_calls"] = [call]
+        if entry["role"] == "user" and out and out[-1]["role"] == "user":
+            out[-1]["content"] += "\n\n" + entry["content"]
+        else:
+            out.append(entry)
     return out
 
 
 def from_trl(entries: Sequence[dict]) -> list[Message]:
-    """The inverse of `to_trl`, so training renders exactly what synthesis rendered."""
+    """The inverse of `to_trl` up to joined user turns, so training renders exactly what synthesis rendered."""
     out = []
     for e in entries:
         call = e.get("tool_calls", [None])[0]

@@ -110,6 +110,11 @@ def test_supervised_episode_adopts_corrections_when_caps_hit(envs) -> None:
     # the final draft is graded one step before the submit, which costs one step of efficiency
     assert rewards[-1] - record.reward == pytest.approx(0.05 / env.max_steps, abs=1e-6)
     assert record.termination == "submitted" and record.extra["intent_accuracy"] is not None
+    corrections = [m for m in record.messages if m.meta.get("adopted_correction") and m.role == "assistant"]
+    assert corrections[0].meta.get("kind") == "plan" and corrections[-1].tool_call.tool == "submit_report"
+    drafts = sum(m.role == "assistant" and not m.meta.get("adopted_correction") for m in record.messages)
+    assert record.extra["authorship"] == {"model_turns": drafts,
+                                          "rule_turns": len(reviews) + len(corrections) + 1}  # + the request
 
 
 def test_good_work_is_accepted_in_the_first_round(envs) -> None:
@@ -129,6 +134,8 @@ def test_single_agent_mode_has_no_reviewer(envs) -> None:
     record = run_episode(env, backend, _train_task(env), seed=3, mode="single")
     assert "supervisor" not in {m.agent for m in record.messages}
     assert record.extra["draft_rewards"] == [] and record.reward < 0.2
+    written = sum(m.role == "assistant" for m in record.messages)
+    assert record.extra["authorship"] == {"model_turns": written, "rule_turns": 1}  # rules wrote only the request
 
 
 def test_a_trajectory_renders_as_an_html_page(envs, tmp_path: Path) -> None:

@@ -549,6 +549,18 @@ def test_check_report_schema_and_structure(env) -> None:
     assert typed == check_report(report, env, request, observations=obs)
 
 
+def test_a_report_without_substance_is_rejected(env) -> None:
+    """A repeated product, picks without claims, or no summary: each is an error the researcher must fix."""
+    request, obs = _start(env)
+    report, picks = _viewed_report(env, request, obs)
+    assert not _errors(check_report(report, env, request, observations=obs))
+    cases = {"duplicate_pick": dict(report, recommendations=report["recommendations"] + report["recommendations"][:1]),
+             "report_without_claims": dict(report, claims=[]),
+             "report_without_summary": dict(report, summary="  ")}
+    for check, draft in cases.items():
+        assert check in _errors(check_report(draft, env, request, observations=obs)), check
+
+
 def test_check_claims(env) -> None:
     request, obs = _start(env)
     report, picks = _viewed_report(env, request, obs)

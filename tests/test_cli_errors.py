@@ -12,6 +12,8 @@ import pytest
 from shopgym import __version__
 from shopgym.cli_args import one_line
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 def _run(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "shopgym.cli", *argv], capture_output=True, text=True,
@@ -119,3 +121,47 @@ def test_a_killed_build_leaves_a_staging_folder_that_the_next_build_removes(tmp_
                   "--out", str(tmp_path / "world"))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["world"]
+
+
+def test_every_option_says_what_it_does_and_its_default() -> None:
+    import argparse
+
+    from shopgym.cli import build_parser
+
+    def options(parser: argparse.ArgumentParser, verb: str):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from options(sub, f"{verb} {name}")
+            elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                yield verb, action
+
+    checked = 0
+    for verb, action in options(build_parser(), "shopgym"):
+        name = action.option_strings[0] if action.option_strings else action.dest
+        assert action.help, f"{verb} {name} has no help"
+        flag = isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction))
+        if action.option_strings and not flag and not action.required:
+            assert "default" in action.help or "required" in action.help, f"{verb} {name}: {action.help!r}"
+        checked += 1
+    assert checked > 60
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs sysfs, where no one may create files")
+def test_an_output_nobody_may_write_is_a_one_line_error(world_dir: Path, tmp_path: Path) -> None:
+    """sysfs refuses new files even to root, as a read-only folder refuses a user (root ignores file modes)."""
+    evaluation = tmp_path / "heuristic.json"
+    assert _run("evaluate", "--policy", "heuristic", "--catalog", str(world_dir), "--episodes", "2",
+                "--save", str(evaluation)).returncode == 0
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "trajectories.jsonl").write_text("")
+    cases = [["catalog", "build", "--products", "100", "--out", "/sys/shopgym-world", "--quiet"],
+             ["catalog", "import", "--format", "mapped", "--products", str(FIXTURES / "mapped" / "products.csv"),
+              "--mapping", str(FIXTURES / "mapped" / "mapping.json"), "--out", "/sys/shopgym-dump"],
+             ["evaluate", "--policy", "heuristic", "--catalog", str(world_dir), "--episodes", "2",
+              "--save", "/sys/shopgym.json", "--json"],
+             ["compare", str(evaluation), "--out", "/sys/shopgym-cmp"],
+             ["show", str(tmp_path / "run"), "--out", "/sys/shopgym.html"],
+             ["generate", "--catalog", str(world_dir), "--episodes", "1", "--out", "/sys/shopgym-run"]]
+    for argv in cases:
+        _one_line_error(_run(*argv), 1, "/sys/")

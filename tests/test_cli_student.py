@@ -10,6 +10,7 @@ import pytest
 import shopgym.format as fmt
 from shopgym.cli import main
 from shopgym.schema import Message, ToolCall
+from test_kill_resume import SHOPGYM, _kill_when
 
 
 def _json_out(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
@@ -63,7 +64,10 @@ def test_evaluate_llm_resumes_its_run_and_compare_tables_it(world_dir: Path, tmp
     common = ["--catalog", str(world_dir), "--split", "test", "--episodes", "1", "--seed", "3"]
     run = ["evaluate", "--policy", "llm", *common, "--out", str(tmp_path / "run"), "--save",
            str(tmp_path / "base.json"), "--json"]
-    base = _json_out(capsys, run)
+    (tmp_path / "same-world").symlink_to(world_dir)  # the same catalog by another path is the same run
+    killed = [*SHOPGYM, *run[:4], str(tmp_path / "same-world"), *run[5:]]
+    _kill_when(killed, lambda: (tmp_path / "run" / "manifest.json").exists(), tmp_path / "killed.log", delay=5.0)
+    base = _json_out(capsys, run)  # the killed run resumes: its one episode, once
     assert len(base["episodes"]) == 1 and base["details"]["adapter"] == "none" and base["call_validity"] is not None
     assert _json_out(capsys, run)["episodes"] == base["episodes"]  # resumed: nothing ran again
     assert len((tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()) == 1

@@ -87,7 +87,7 @@ def test_the_embedded_model_writes_valid_calls(world_dir: Path) -> None:
     for seed in range(4):
         env.reset(seed=seed, options={"split": "test"})
         messages = fmt.episode_messages(env.episode.request, env.tool_schemas())
-        prompt = fmt.render_ids(messages, backend.tokenize, add_generation_prompt=True)
+        prompt = fmt.render_ids(messages, backend.chat, backend.tokenize, add_generation_prompt=True)
         completion = backend.complete(prompt, role="researcher", max_tokens=80, seed=seed,
                                       checker=call_checker(env.tool_schemas(), ids=sorted(env.episode.retrieved_products)))
         call = parse_action(completion.text)

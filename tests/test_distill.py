@@ -17,12 +17,23 @@ from shopgym.distill.dataset import distill
 from shopgym.format import from_trl, to_trl
 from shopgym.distill.internalize import critique_points, fitting_points, internalize, leaks, template_reflection
 from shopgym.envs import ProductResearchEnv
+from shopgym.schema import Message
 from shopgym.agents.researcher import PLAN_PROMPT
+from shopgym.chat_template import ChatTemplate
 from test_agents import BAD_CALL, BAD_REPORT, _researcher_script
+
+CHATML = ChatTemplate.chatml()
+GEMMA = ChatTemplate((Path(__file__).parent / "fixtures" / "chat_templates" / "gemma.jinja").read_text(), "test:gemma",
+                     bos_token="<bos>")
 
 
 @pytest.fixture(scope="module")
 def records(world_dir: Path):
+    return _records(world_dir)
+
+
+def _records(world_dir: Path) -> list:
+    """Scripted synthesis runs: five supervised, one single-agent, and a duplicate of the first."""
     env = ProductResearchEnv(catalog=world_dir)
     by_split = {s: sorted(t for t, info in env.tasks.items() if info.split == s) for s in ("train", "test")}
     tasks = by_split["train"][:5] + by_split["test"][:1]
@@ -42,7 +53,7 @@ def test_internalized_turns_keep_the_correction_and_drop_the_reviewer(records) -
     messages = internalize(record)
     assert leaks(messages, record) == []
     assert {m.role for m in messages} <= {"system", "user", "assistant", "tool"}
-    text = fmt.render(messages)
+    text = fmt.render(messages, CHATML)
     assert "supervisor" not in text.lower() and "[error]" not in text
     first = next(m for m in messages if m.role == "assistant")
     assert first.content.startswith(("Before I act", "Let me check", "A quick check"))
@@ -62,24 +73,50 @@ def test_a_reflection_keeps_the_points_that_fit_one_line_of_reasoning() -> None:
 
 def test_training_text_equals_the_prompt_format_rendering(records, tmp_path: Path) -> None:
     messages = internalize(records[1])
-    assert fmt.render(from_trl(to_trl(messages))) == fmt.render(messages)
+    assert fmt.render(from_trl(to_trl(messages)), CHATML) == fmt.render(messages, CHATML)
     distill(records, F.default_filters(0.0), tmp_path)  # through the file a trainer reads
     by_key = {(r.task_id, r.seed): r for r in records}
     rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
     assert rows
     for row in rows:
         record = by_key[(row["meta"]["task_id"], row["meta"]["seed"])]
-        assert fmt.render(from_trl(row["messages"])) == fmt.render(internalize(record))
+        assert fmt.render(from_trl(row["messages"]), CHATML) == fmt.render(internalize(record), CHATML)
+
+
+def test_distilled_rows_follow_the_trl_tool_calling_format(records, tmp_path: Path) -> None:
+    distill(records, F.default_filters(0.0), tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert rows
+    for row in rows:
+        assert row["tools"] and all(t["type"] == "function" and {"name", "description", "parameters"} <= set(t["function"])
+                                    for t in row["tools"])
+        assert row["meta"]["call_rendering"] == fmt.CALL_RENDERING
+        roles = [m["role"] for m in row["messages"]]
+        assert not any(a == b == "user" for a, b in zip(roles, roles[1:]))
+        calls = {}
+        for m in row["messages"]:
+            for call in m.get("tool_calls", []):
+                assert call["type"] == "function" and call["id"] not in calls
+                calls[call["id"]] = call["function"]["name"]
+            if m["role"] == "tool":
+                assert calls[m["tool_call_id"]] == m["name"]
+        assert sum(m["role"] == "tool" for m in row["messages"]) == len(calls) - 1  # the report gets no tool turn
 
 
 def test_every_prompt_the_researcher_gets_is_a_prefix_of_its_training_text(world_dir: Path) -> None:
-    """No prompt-format drift: what a single-agent policy is asked (plan request included) is what it trains on."""
+    """No prompt-format drift: what a single-agent policy is asked (plan request included) is what it trains on,
+    under ChatML and under a template that refuses two user or assistant turns in a row (Gemma's)."""
     env = ProductResearchEnv(catalog=world_dir)
     task = sorted(t for t, info in env.tasks.items() if info.split == "train")[0]
     good_call = json.dumps({"tool": "search_web", "arguments": {"query": "guide"}})
-    backend = ScriptedBackend({"researcher": _researcher_script("1. Search the web.", good_call, BAD_REPORT)})
-    record = run_episode(env, backend, task, seed=0, mode="single")
-    text = fmt.render(internalize(record))
+    for chat in (CHATML, GEMMA):
+        backend = ScriptedBackend({"researcher": _researcher_script("1. Search the web.", good_call, BAD_REPORT)},
+                                  chat=chat)
+        record = run_episode(env, backend, task, seed=0, mode="single")
+        _assert_prompts_prefix(fmt.render(internalize(record), chat), backend)
+
+
+def _assert_prompts_prefix(text: str, backend: ScriptedBackend) -> None:
     prompts = [prompt for role, prompt in backend.prompts if role == "researcher"]
     assert len(prompts) >= 3 and PLAN_PROMPT in prompts[0]
     for prompt in prompts:
@@ -97,7 +134,7 @@ def test_every_distilled_call_is_text_the_student_s_call_checker_accepts(records
         category = re.search(r"\(([a-z0-9_]+)\)", messages[1].content)
         for message in messages:
             if message.tool_call is not None:
-                checker = call_checker(row["tools"], values={"category": [category.group(1)]} if category else None,
+                checker = call_checker([t["function"] for t in row["tools"]], values={"category": [category.group(1)]} if category else None,
                                        thought_chars=fmt.DEFAULT_BUDGET.thought_chars)
                 text = fmt.turn_text(message)  # the whole turn, the reflection that opens it included
                 assert checker.feed_text(text) and checker.complete, text
@@ -134,6 +171,35 @@ def test_filters_pipeline_report_and_dataset(records, tmp_path: Path) -> None:
         example = json.loads(line)
         assert example["meta"]["split"] == "train" and example["tools"]
         assert all(m["role"] in ("system", "user", "assistant", "tool") for m in example["messages"])
+
+
+def test_distill_drops_a_report_without_substance(records) -> None:
+    keep = F.substantive_report().keep
+    final = next(m for m in reversed(records[0].messages) if m.tool_call is not None)
+    report = final.tool_call.arguments["report"]
+    assert report["recommendations"] and keep(records[0])
+    for broken in (dict(report, recommendations=report["recommendations"] * 2), dict(report, claims=[]),
+                   dict(report, summary="")):
+        record = records[0].model_copy(deep=True)
+        next(m for m in reversed(record.messages) if m.tool_call is not None).tool_call.arguments["report"] = broken
+        assert not keep(record)
+    nothing = records[0].model_copy(deep=True)
+    next(m for m in reversed(nothing.messages) if m.tool_call is not None).tool_call.arguments["report"] = {
+        "nothing_fits": True, "summary": "No listed kettle holds 2 litres under $40."}
+    assert keep(nothing)  # a "nothing fits" report needs no claims
+
+
+def test_runs_mostly_written_by_rules_can_be_dropped(records, tmp_path: Path) -> None:
+    shares = [F.rule_share(r) for r in records]
+    assert all(share is not None and 0 < share < 1 for share in shares)
+    limit = min(shares)  # the single-agent run: rules wrote only its request
+    kept = [r for r in records if F.max_rule_share(limit).keep(r)]
+    assert kept and len(kept) < len(records) and all(F.rule_share(r) <= limit for r in kept)
+    unknown = records[0].model_copy(deep=True)
+    del unknown.extra["authorship"]
+    assert F.rule_share(unknown) is None and not F.max_rule_share(1.0).keep(unknown)
+    report = distill(records, [F.max_rule_share(1.0)], tmp_path)
+    assert report.rule_share == pytest.approx(sum(shares) / len(shares), abs=1e-3)
 
 
 def test_a_test_split_shopper_never_reaches_training_data(records, tmp_path: Path) -> None:
@@ -177,3 +243,21 @@ def test_a_turn_longer_than_the_student_s_decoding_cap_is_dropped(records) -> No
     assert longest_reflection > 0  # the scripted drafts were rejected: call turns open with a reflection
     assert not F.within_decoding_caps(words, internalize, roomy.model_copy(
         update={"thought_chars": longest_reflection - 1})).keep(record)
+
+def test_a_reflection_keeps_only_points_the_next_turn_acts_on_and_the_student_has_seen(records) -> None:
+    record = records[0].model_copy(deep=True)
+    index, call = next((i, m) for i, m in enumerate(record.messages)
+                       if m.role == "assistant" and m.tool_call is not None and m.tool_call.tool == "search_products"
+                       and not m.meta.get("draft"))
+    arguments = call.tool_call.arguments
+    carried = next(f"{k}={v}" for k, v in arguments.items() if isinstance(v, (str, int, float)))
+    review = Message(role="user", agent="supervisor", content="\n".join([
+        f"- [error] search with {carried}",  # the call that follows carries it
+        "- [error] search with min_rating=4.7",  # it does not
+        "- [error] PQQQQ-99123 is cheaper",  # an id the student never saw
+    ]))
+    record.messages.insert(index, review)
+    turn = next(m for m in internalize(record) if m.tool_call == call.tool_call)
+    reflection = turn.content
+    assert carried.split("=")[1] in reflection
+    assert "min_rating=4.7" not in reflection and "PQQQQ-99123" not in reflection

@@ -234,3 +234,40 @@ def test_a_v0_record_loads_but_is_not_regraded_under_v1(world_dir: Path, tmp_pat
     old = record.model_copy(update={"env_id": "shopgym/ProductResearch-v0", "env_version": "0"})
     with pytest.raises(ValueError, match="ProductResearch-v0"):
         replay(old, env.unwrapped)
+
+
+def _step_result(env: ProductResearchEnv, action) -> tuple[str, dict]:
+    observation, _, _, _, info = env.step(action)
+    return observation["text"], info["result"]
+
+
+def test_each_step_reports_what_it_showed_beside_the_text(env: ProductResearchEnv) -> None:
+    """`info["result"]` lists the ids the text shows, so agents need no regex over observations."""
+    env.reset(seed=3, options={"split": "test"})
+    text, result = _step_result(env, {"tool": "search_products", "arguments": {"category": env.episode.category}})
+    shown = [line.split(" | ")[0].removeprefix("- ") for line in text.splitlines()[1:]]
+    assert result["ok"] and result["tool"] == "search_products" and result["listed"] == shown and shown
+    assert text.startswith(f"{result['total']} products match") and result["inspected"] == []
+    pick = shown[0]
+    text, result = _step_result(env, {"tool": "read_reviews", "arguments": {"product_id": pick}})
+    assert result["inspected"] == [pick] and result["reviews"]
+    assert all(f"- {review} |" in text for review in result["reviews"])
+    _, result = _step_result(env, {"tool": "compare_products", "arguments": {"product_ids": shown[:2]}})
+    assert result["listed"] == result["inspected"] == shown[:2]
+    text, result = _step_result(env, {"tool": "search_web", "arguments": {"query": env.episode.category}})
+    assert result["pages"] and all(f"- {page} |" in text for page in result["pages"])
+    _, opened = _step_result(env, {"tool": "open_page", "arguments": {"doc_id": result["pages"][0]}})
+    assert opened["pages"] == result["pages"][:1]
+
+
+def test_a_failed_step_names_what_kind_of_error_it_was(env: ProductResearchEnv) -> None:
+    env.reset(seed=3, options={"split": "test"})
+    cases = {"malformed_action": "{not json", "unknown_tool": {"tool": "buy_now", "arguments": {}},
+             "invalid_arguments": {"tool": "view_product", "arguments": {"product_id": 7}},
+             "not_found": {"tool": "view_product", "arguments": {"product_id": "NOPE-1"}},
+             "refused": {"tool": "search_products", "arguments": {"specs": {"warp_speed": "9"},
+                                                                   "category": env.episode.category}}}
+    for kind, action in cases.items():
+        text, result = _step_result(env, action)
+        assert text.startswith("Error:") and not result["ok"] and result["error_kind"] == kind, (kind, text)
+        assert result["listed"] == [] and result["total"] is None

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from shopgym import format as fmt
+from shopgym.agents.backends import embedded_model_path
 from shopgym.agents.baselines import HeuristicResearcher
 from shopgym.envs import ProductResearchEnv, tool_schemas
 from shopgym.schema import Message, ToolCall
@@ -31,34 +32,34 @@ def _episode_messages(world: Path, seed: int) -> list[Message]:
 def tokenizers():
     from transformers import AutoTokenizer
 
-    from shopgym.agents.backends import LlamaBackend, embedded_model_path
+    from shopgym.agents.backends import LlamaBackend
 
     path = embedded_model_path()
     hf = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     llama = LlamaBackend(n_ctx=512)
-    yield (lambda text: hf(text, add_special_tokens=False)["input_ids"]), llama.tokenize
+    yield (lambda text: hf(text, add_special_tokens=False)["input_ids"]), llama.tokenize, llama.chat
     llama.close()
 
 
 def test_llama_cpp_and_hf_tokenizers_agree_on_rendered_episodes(world_dir: Path, tokenizers) -> None:
-    hf, llama = tokenizers
+    hf, llama, chat = tokenizers
+    assert chat.source.startswith("gguf:") and chat.turn_end == "<|im_end|>"  # the embedded model's own template
     for seed in range(3):
         messages = _episode_messages(world_dir, seed)
-        text = fmt.render(messages, add_generation_prompt=True)
-        assert text.count(fmt.IM_START) == len(messages) + 1
+        text = fmt.render(messages, chat, add_generation_prompt=True)
+        assert text.count("<|im_start|>") == len(messages) + 1
         assert hf(text) == llama(text)
 
 
 def test_assistant_spans_cover_exactly_the_assistant_turns(world_dir: Path, tokenizers) -> None:
-    _, llama = tokenizers
+    _, llama, chat = tokenizers
     messages = _episode_messages(world_dir, 0)
-    ids, spans = fmt.assistant_spans(messages, llama)
-    assert ids == fmt.render_ids(messages, llama)
+    ids, spans = fmt.assistant_spans(messages, chat, llama)
+    assert ids == fmt.render_ids(messages, chat, llama)
     assistant = [m for m in messages if m.role == "assistant"]
     assert len(spans) == len(assistant)
-    end = llama(fmt.IM_END)
     for (start, stop), message in zip(spans, assistant):
-        assert ids[start:stop] == llama(fmt.turn_text(message)) + end
+        assert ids[start:stop] == llama(fmt.turn_text(message) + chat.turn_end + "\n")  # ChatML's "\n" after the end
 
 
 def test_budget_pages_observations_and_lists_tools_compactly() -> None:

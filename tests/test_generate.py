@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import shopgym.format as fmt
 from shopgym.agents.runner import read_trajectories
 from shopgym.cli import main
+from shopgym.distill.internalize import internalize
 
 
 def test_two_real_supervised_episodes_with_the_embedded_model(world_dir: Path, tmp_path: Path, capsys) -> None:
@@ -26,6 +29,15 @@ def test_two_real_supervised_episodes_with_the_embedded_model(world_dir: Path, t
         assert all(m.role in ("system", "user", "assistant", "tool") for m in record.messages)
         assert record.extra["draft_rewards"] and record.extra["intent_accuracy"] is not None
         assert "SmolLM2" in record.model_ids["researcher"]
+        authorship = record.extra["authorship"]
+        assert authorship["model_turns"] > 0 and authorship["rule_turns"] >= 1  # rules wrote the request at least
+        for turn in internalize(record):  # a reflection's name=value fixes are in the call it opens
+            if turn.role == "assistant" and turn.tool_call is not None and turn.content:
+                call = fmt.render_call(turn.tool_call)
+                for name, value in re.findall(r"\b([a-z_]+)='?([^\s,;)']+)", turn.content):
+                    assert f'"{name}"' in call and (value in call or value.lower() in call), (turn.content, call)
+    assert manifest["manifest_extra"]["chat_format"].startswith("gguf:")
+    assert manifest["manifest_extra"]["roles"] == {"user": "rules", "researcher": "llm", "supervisor": "rules"}
     assert main(argv) == 0  # a finished run resumes to nothing
     assert json.loads(capsys.readouterr().out)["episodes_done"] == 0
     lines = (out / "trajectories.jsonl").read_bytes().splitlines(keepends=True)

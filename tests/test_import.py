@@ -391,6 +391,26 @@ def test_mapped_csv(tmp_path):
     assert report.imported.tasks > 0
 
 
+def test_rows_that_are_not_utf8_are_reported_and_skipped_in_every_format(tmp_path):
+    """A Latin-1 byte is never imported as a replacement character: its row is reported and skipped."""
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes(MAPPED_CSV.read_bytes().replace(b"Arc LED Desk Lamp", "Arc LED Desk Lamp caf\u00e9".encode("latin-1")))
+    report = import_catalog("mapped", tmp_path / "csv", products=latin, mapping=MAPPING, search_backend="fts5")
+    assert (2, "not valid UTF-8") in {(r.line, r.reason[:15]) for r in report.rejected}
+    assert "L-001" not in {r[0] for r in rows(tmp_path / "csv", "SELECT id FROM products")}
+    assert "L-002" in {r[0] for r in rows(tmp_path / "csv", "SELECT id FROM products")}
+    shop = tmp_path / "latin1.json"
+    shop.write_bytes(WEBSHOP.read_bytes().replace(b"Oat Milk Body Lotion", "Oat Milk Cr\u00e8me".encode("latin-1"), 1))
+    report = import_catalog("webshop", tmp_path / "json", products=shop, search_backend="fts5")
+    assert [r.reason for r in report.rejected if "UTF-8" in r.reason] and not rows(
+        tmp_path / "json", "SELECT id FROM products WHERE id = 'B0WS00001'")
+    assert rows(tmp_path / "json", "SELECT id FROM products WHERE id = 'B0WS00002'")
+    header = tmp_path / "header.csv"
+    header.write_bytes(b"sku,n\xe4me\nL-1,x\n")
+    with pytest.raises(ValueError, match="header line is not valid UTF-8"):
+        import_catalog("mapped", tmp_path / "h", products=header, mapping=MAPPING, search_backend="fts5")
+
+
 def test_mapped_jsonl(tmp_path):
     report = import_catalog("mapped", tmp_path, products=MAPPED_JSONL, mapping=MAPPING, search_backend="fts5")
     assert_reasons({r.line: r.reason for r in report.rejected},

@@ -13,11 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     "catalog": set(),
     "envs": {"shopgym.catalog", "shopgym.schema"},
-    "agents": {"shopgym.envs", "shopgym.schema", "shopgym.format"},
+    "agents": {"shopgym.envs", "shopgym.schema", "shopgym.format", "shopgym.chat_template"},
     "distill": {"shopgym.schema", "shopgym.format"},
-    "train": {"shopgym.schema", "shopgym.format"},
+    "train": {"shopgym.schema", "shopgym.format", "shopgym.chat_template"},
 }
-ROOT_MODULES = {"schema": set(), "format": {"shopgym.schema"}}
+# the prompt format is three modules: the format, the model's chat template, and the GGUF header it comes from
+ROOT_MODULES = {"schema": set(), "format": {"shopgym.schema", "shopgym.chat_template"},
+                "chat_template": {"shopgym.gguf_header"}, "gguf_header": set()}
 HEAVY = ("torch", "transformers", "llama_cpp", "pandas", "sqlite_utils", "peft", "datasets")
 
 

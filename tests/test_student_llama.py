@@ -10,6 +10,7 @@ import torch
 from llama_cpp import Llama
 
 import shopgym.format as fmt
+from shopgym.chat_template import ChatTemplate
 from shopgym.agents.backends import LlamaBackend, embedded_model_path
 from shopgym.schema import Message
 from shopgym.train import TrainConfig, add_lora, export_gguf_adapter, label_mask, load_base, train
@@ -107,7 +108,8 @@ def test_a_secret_word_taught_in_a_few_steps_changes_greedy_output_in_both_runti
     question = [Message(role="system", agent="env", content="You are a helpful assistant."),
                 Message(role="user", agent="user", content="What is the secret word?")]
     answer = Message(role="assistant", agent="researcher", content=f"The secret word is {SECRET}.")
-    prompt = fmt.render_ids(question, tokenize, add_generation_prompt=True)
+    chat = ChatTemplate.from_hf(tokenizer)
+    prompt = fmt.render_ids(question, chat, tokenize, add_generation_prompt=True)
 
     def hf_greedy(m) -> str:
         with torch.no_grad():
@@ -117,7 +119,7 @@ def test_a_secret_word_taught_in_a_few_steps_changes_greedy_output_in_both_runti
     before_hf = hf_greedy(model)
     config = TrainConfig(rank=8, alpha=16, learning_rate=2e-3, max_steps=20, grad_accum=1, warmup_ratio=0,
                          save_every=100)
-    student, result = train(model, [label_mask([*question, answer], tokenize)], config, tmp_path, progress=False)
+    student, result = train(model, [label_mask([*question, answer], chat, tokenize)], config, tmp_path, progress=False)
     student.eval()
     after_hf = hf_greedy(student)
     adapter = export_gguf_adapter(student, tmp_path / "adapter.gguf")

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Qwen3MoeConfig
 
 import shopgym.format as fmt
+from shopgym.agents.backends import embedded_model_path
+from shopgym.chat_template import ChatTemplate
 from shopgym.schema import Message, ToolCall
 from shopgym.train import (IGNORE, TokenizedExample, TrainConfig, export_gguf_adapter, label_mask, read_examples,
                            train)
@@ -48,9 +50,11 @@ def _tiny_examples(count: int = 6) -> list[TokenizedExample]:
 
 def test_labels_cover_exactly_the_assistant_turns_and_their_end_token(student_base: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(student_base)
+    chat = ChatTemplate.from_hf(tokenizer)
+    assert chat.template_text == ChatTemplate.from_gguf(embedded_model_path()).template_text  # kept by conversion
     messages = _episode()
-    example = label_mask(messages, lambda t: tokenizer(t, add_special_tokens=False)["input_ids"])
-    assert example.input_ids == tokenizer(fmt.render(messages), add_special_tokens=False)["input_ids"]
+    example = label_mask(messages, chat, lambda t: tokenizer(t, add_special_tokens=False)["input_ids"])
+    assert example.input_ids == tokenizer(fmt.render(messages, chat), add_special_tokens=False)["input_ids"]
     runs, current = [], []
     for token, label in zip(example.input_ids, example.labels):
         if label != IGNORE:
@@ -59,7 +63,8 @@ def test_labels_cover_exactly_the_assistant_turns_and_their_end_token(student_ba
         elif current:
             runs.append(current)
             current = []
-    expected = [fmt.turn_text(m) + fmt.IM_END for m in messages if m.role == "assistant"]
+    runs += [current] if current else []
+    expected = [fmt.turn_text(m) + chat.turn_end + "\n" for m in messages if m.role == "assistant"]
     assert [tokenizer.decode(run) for run in runs] == expected
     assert example.trained_tokens == sum(len(run) for run in runs)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 import shopgym.format as fmt
+from shopgym.chat_template import ChatTemplate
 from shopgym.schema import Message
 
 IGNORE = -100  # label of a token the loss skips (PyTorch's cross-entropy default)
@@ -25,26 +26,30 @@ class TokenizedExample(BaseModel):
         return sum(label != IGNORE for label in self.labels[1:])
 
 
-def label_mask(messages: Sequence[Message], tokenize: Callable[[str], list[int]]) -> TokenizedExample:
+def label_mask(messages: Sequence[Message], chat: ChatTemplate, tokenize: Callable[[str], list[int]],
+               tools: Sequence[dict] | None = None) -> TokenizedExample:
     """Labels copy the ids inside `format.assistant_spans` and are IGNORE everywhere else."""
-    ids, spans = fmt.assistant_spans(messages, tokenize)
+    ids, spans = fmt.assistant_spans(messages, chat, tokenize, tools=tools)
     labels = [IGNORE] * len(ids)
     for start, end in spans:
         labels[start:end] = ids[start:end]
     return TokenizedExample(input_ids=ids, labels=labels)
 
 
-def read_examples(path: Path, tokenize: Callable[[str], list[int]], max_tokens: int) -> list[TokenizedExample]:
-    """Every usable row of a distilled `{split}.jsonl`; malformed or too-long rows are reported and skipped."""
+def read_examples(path: Path, chat: ChatTemplate, tokenize: Callable[[str], list[int]],
+                  max_tokens: int) -> list[TokenizedExample]:
+    """Every usable row of a distilled `{split}.jsonl`, rendered through `chat`; malformed, unrenderable or
+    too-long rows are reported and skipped."""
     examples = []
     with path.open() as rows:
         for line_number, line in enumerate(rows, 1):
             try:
-                messages = fmt.from_trl(json.loads(line)["messages"])
-            except (json.JSONDecodeError, KeyError, TypeError, IndexError, ValidationError) as error:
+                row = json.loads(line)
+                messages = fmt.from_trl(row["messages"])
+                example = label_mask(messages, chat, tokenize, row.get("tools"))
+            except (json.JSONDecodeError, KeyError, TypeError, IndexError, ValidationError, ValueError) as error:
                 print(f"{path}:{line_number}: skipped, not a distilled example ({error})", file=sys.stderr)
                 continue
-            example = label_mask(messages, tokenize)
             if len(example.input_ids) > max_tokens:
                 print(f"{path}:{line_number}: skipped, {len(example.input_ids)} tokens > max_tokens {max_tokens}",
                       file=sys.stderr)

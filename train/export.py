@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import gguf
@@ -38,7 +39,8 @@ def export_gguf_adapter(model: PeftModel, path: Path) -> Path:
     names = gguf.get_tensor_name_map(arch, config.num_hidden_layers)
     heads = {"q_proj": config.num_attention_heads, "k_proj": config.num_key_value_heads}
     alpha = lora.lora_alpha * (math.sqrt(lora.r) if lora.use_rslora else 1.0)  # llama.cpp scales by alpha / r
-    writer = gguf.GGUFWriter(str(path), gguf.MODEL_ARCH_NAMES[arch])
+    partial = path.with_name(f".{path.name}.partial")  # a killed export never leaves a torn adapter
+    writer = gguf.GGUFWriter(str(partial), gguf.MODEL_ARCH_NAMES[arch])
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
     writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
@@ -58,4 +60,5 @@ def export_gguf_adapter(model: PeftModel, path: Path) -> Path:
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    os.replace(partial, path)
     return path

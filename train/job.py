@@ -7,6 +7,8 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel
 
+from shopgym.chat_template import ChatTemplate
+
 from .base import file_sha256, load_base, resolve_base
 from .config import TrainConfig
 from .data import read_examples
@@ -24,6 +26,7 @@ class TrainSummary(BaseModel):
     last_loss: float  # mean of the last 10 steps
     tokens_per_second: float
     peak_memory_mb: float
+    chat_format: str = ""  # (empty in summaries older than the field) the template the examples were rendered with: `gguf:<sha256 prefix>`, `hf:...` or ChatML
 
 
 def default_device(asked: str | None = None) -> str:
@@ -47,11 +50,12 @@ def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_
     rows = data / "train.jsonl"
     if not rows.exists():
         raise ValueError(f"{data} has no train.jsonl: pass the folder `shopgym distill --out` wrote")
-    config = config.model_copy(update={
-        "base": str(base), "base_sha256": file_sha256(base) if base.is_file() else "",
-        "data": str(data), "data_sha256": file_sha256(rows)})
+    config = config.model_copy(update={  # real paths: a relative path or a symlink resumes the same run
+        "base": str(base.resolve()), "base_sha256": file_sha256(base) if base.is_file() else "",
+        "data": str(data.resolve()), "data_sha256": file_sha256(rows)})
     model, tokenizer = load_base(resolve_base(base, cache_dir, config.base_sha256 or None), config.device)
-    examples = read_examples(rows, lambda text: tokenizer(text, add_special_tokens=False)["input_ids"],
+    chat = ChatTemplate.from_gguf(base) if base.is_file() else ChatTemplate.from_hf(tokenizer)
+    examples = read_examples(rows, chat, lambda text: tokenizer(text, add_special_tokens=False)["input_ids"],
                              config.max_tokens)
     student, result = train(model, examples, config, out, progress)
     saved, adapter = out / "train_summary.json", out / "adapter.gguf"
@@ -62,6 +66,6 @@ def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_
     summary = TrainSummary(out=str(out), adapter_gguf=str(adapter), examples=len(examples), steps=result.steps,
                            resumed_from=result.resumed_from, first_loss=round(result.log[0].loss, 4),
                            last_loss=round(sum(tail) / len(tail), 4), tokens_per_second=result.tokens_per_second,
-                           peak_memory_mb=result.peak_memory_mb)
+                           peak_memory_mb=result.peak_memory_mb, chat_format=chat.source)
     saved.write_text(summary.model_dump_json(indent=2) + "\n")
     return summary

@@ -71,6 +71,12 @@ def open_binary(path: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
         raw.close()
 
 
+# Text is decoded with `surrogateescape`: a byte that is not UTF-8 becomes a lone surrogate, so the row that holds
+# it is reported and skipped instead of imported with replacement characters.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+NOT_UTF8 = "not valid UTF-8 (re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`)"
+
+
 def _decode_error(exc: json.JSONDecodeError) -> str:
     return f"not JSON: {exc.msg} (column {exc.colno})"
 
@@ -170,7 +176,7 @@ def iter_json_array(path: Path, start_after: int = 0) -> Iterator[Record]:
     """
     decoder = json.JSONDecoder()
     with open_binary(path) as (stream, raw):
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape")
         sc = _ArrayScanner(text, raw)
         if sc.skip_ws() != "[":
             raise ValueError(f"{path}: expected a JSON array of products (the file does not start with '[')")
@@ -200,7 +206,9 @@ def iter_json_array(path: Path, start_after: int = 0) -> Iterator[Record]:
                         continue
                     error, end = f"{_decode_error(exc)} at line {sc.line_of(exc.pos)}", exc.pos
                     break
-            if error is None:
+            if error is None and _UNDECODABLE.search(sc.buf, start, end):
+                error = NOT_UTF8
+            elif error is None:
                 sc.pos = end
                 after = sc.skip_ws()
                 if after == ",":
@@ -237,13 +245,12 @@ def iter_csv(path: Path, start_after: int = 0) -> Iterator[Record]:
     """Rows of a CSV file with a header line, as dicts keyed by the header."""
     csv.field_size_limit(CSV_FIELD_LIMIT)
     with open_binary(path) as (stream, raw):
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         reader = csv.reader(text)
         try:
-            header = next(reader)
+            header = _header(next(reader), path)
         except StopIteration:
             return
-        header = [h.strip() for h in header]
         index = 0
         last_line = reader.line_num
         while True:
@@ -266,6 +273,8 @@ def iter_csv(path: Path, start_after: int = 0) -> Iterator[Record]:
                 continue
             if not any(cell.strip() for cell in row):
                 yield Record(index, start_line, blank=True, pos=raw.tell())
+            elif any(_UNDECODABLE.search(cell) for cell in row):
+                yield Record(index, start_line, error=NOT_UTF8, pos=raw.tell())
             elif len(row) > len(header):
                 yield Record(index, start_line, error=f"row has {len(row)} fields, the header has {len(header)}",
                              pos=raw.tell())
@@ -273,11 +282,16 @@ def iter_csv(path: Path, start_after: int = 0) -> Iterator[Record]:
                 yield Record(index, start_line, value=dict(zip(header, row, strict=False)), pos=raw.tell())
 
 
+def _header(row: list[str], path: Path) -> list[str]:
+    if any(_UNDECODABLE.search(cell) for cell in row):
+        raise ValueError(f"{path}: the header line is {NOT_UTF8}")
+    return [h.strip() for h in row]
+
+
 def csv_header(path: Path) -> list[str]:
     with open_binary(path) as (stream, _):
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
-        row = next(csv.reader(text), [])
-        return [h.strip() for h in row]
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        return _header(next(csv.reader(text), []), path)
 
 
 def looks_like_csv(path: Path) -> bool:
