@@ -50,14 +50,25 @@ def test_nonsense_values_are_refused_by_the_parser_and_nothing_is_left(tmp_path:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("damage", ["garbage", "empty", "folder", "missing_index"])
+@pytest.mark.parametrize("damage", ["garbage", "empty", "folder", "text", "truncated", "missing_index",
+                                    "damaged_index"])
 def test_a_corrupt_catalog_is_named_with_a_rebuild_hint(world_dir: Path, tmp_path: Path, damage: str) -> None:
     import shutil
 
     catalog = tmp_path / "world"
-    if damage == "missing_index":
+    if damage in ("missing_index", "damaged_index", "truncated"):
         shutil.copytree(world_dir, catalog)
-        shutil.rmtree(catalog / "whoosh")
+        if damage == "missing_index":
+            shutil.rmtree(catalog / "whoosh")
+        elif damage == "damaged_index":
+            for segment in (catalog / "whoosh").iterdir():
+                segment.write_bytes(b"\0" * 64)
+        else:
+            db = catalog / "catalog.db"
+            db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
+    elif damage == "text":
+        catalog.mkdir()
+        (catalog / "catalog.db").write_text("id,title\nP-1,kettle\n")
     else:
         catalog.mkdir()
         db = catalog / "catalog.db"
@@ -155,6 +166,7 @@ def test_an_output_nobody_may_write_is_a_one_line_error(world_dir: Path, tmp_pat
                 "--save", str(evaluation)).returncode == 0
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "trajectories.jsonl").write_text("")
+    (tmp_path / "run" / "train.jsonl").write_text("")  # the folder doubles as train's data folder
     cases = [["catalog", "build", "--products", "100", "--out", "/sys/shopgym-world", "--quiet"],
              ["catalog", "import", "--format", "mapped", "--products", str(FIXTURES / "mapped" / "products.csv"),
               "--mapping", str(FIXTURES / "mapped" / "mapping.json"), "--out", "/sys/shopgym-dump"],
@@ -162,6 +174,30 @@ def test_an_output_nobody_may_write_is_a_one_line_error(world_dir: Path, tmp_pat
               "--save", "/sys/shopgym.json", "--json"],
              ["compare", str(evaluation), "--out", "/sys/shopgym-cmp"],
              ["show", str(tmp_path / "run"), "--out", "/sys/shopgym.html"],
-             ["generate", "--catalog", str(world_dir), "--episodes", "1", "--out", "/sys/shopgym-run"]]
+             ["generate", "--catalog", str(world_dir), "--episodes", "1", "--out", "/sys/shopgym-run"],
+             ["distill", str(tmp_path / "run"), "--out", "/sys/shopgym-data"],
+             ["train", str(tmp_path / "run"), "--out", "/sys/shopgym-student"]]
     for argv in cases:
         _one_line_error(_run(*argv), 1, "/sys/")
+
+
+def test_a_file_where_a_folder_belongs_and_back_is_a_one_line_error(world_dir: Path, tmp_path: Path) -> None:
+    folder, file = tmp_path / "folder", tmp_path / "file.json"
+    folder.mkdir()
+    file.write_text("{}")
+    cases = [(["compare", str(folder), "--out", str(tmp_path / "cmp")], "folder"),
+             (["evaluate", "--policy", "heuristic", "--catalog", str(world_dir), "--episodes", "2", "--save",
+               str(folder), "--json"], "folder"),
+             (["evaluate", "--policy", "llm", "--catalog", str(world_dir), "--model", str(folder)], "folder"),
+             (["catalog", "build", "--products", "100", "--out", str(file)], "file.json"),
+             (["catalog", "stats", str(file)], "file.json"),
+             (["show", str(file)], "file.json"),
+             (["show", str(folder), "--out", str(folder)], "folder"),
+             (["distill", str(file), "--out", str(tmp_path / "data")], "file.json"),
+             (["train", str(file), "--out", str(tmp_path / "student")], "file.json")]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for argv, named in cases:
+        result = _run(*argv)
+        assert result.returncode in (1, 2), (argv, result.stderr)
+        _one_line_error(result, result.returncode, named)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing made

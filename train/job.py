@@ -50,6 +50,7 @@ def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_
     rows = data / "train.jsonl"
     if not rows.exists():
         raise ValueError(f"{data} has no train.jsonl: pass the folder `shopgym distill --out` wrote")
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before minutes of loading
     config = config.model_copy(update={  # real paths: a relative path or a symlink resumes the same run
         "base": str(base.resolve()), "base_sha256": file_sha256(base) if base.is_file() else "",
         "data": str(data.resolve()), "data_sha256": file_sha256(rows)})
