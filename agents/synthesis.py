@@ -28,12 +28,23 @@ MAX_CALLS = 10  # tool calls before the report (the env's step budget is 20)
 
 
 class Episode:
-    """The messages of one run, with the helpers that keep every role's turns apart."""
+    """The messages of one run, with the helpers that keep every role's turns apart, and what the env's
+    accepted steps showed (from `info["result"]`, not from the env's internals)."""
 
-    def __init__(self, env: ProductResearchEnv, request: str) -> None:
+    def __init__(self, env: ProductResearchEnv, request: str, steps_left: int) -> None:
         self.env = env
         self.messages = fmt.episode_messages(request, env.tool_schemas())
         self.record: list[Message] = list(self.messages)
+        self.retrieved: set[str] = set()  # product ids the accepted steps listed
+        self.steps_left = steps_left
+
+    def saw(self, observation: dict, info: dict) -> None:
+        """Take in an accepted step's result (a rejected, undone step is never shown here)."""
+        self.retrieved.update(info["result"]["listed"])
+        self.steps_left = int(observation["steps_left"])
+
+    def retrieved_ids(self) -> list[str]:
+        return sorted(self.retrieved)
 
     def researcher_context(self, critique: str | None = None) -> list[Message]:
         """What the researcher sees: accepted turns, plus the latest critique when revising."""
@@ -88,12 +99,13 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     task = base.tasks[task_id]
     categories = {c.id: c for c in base.reader.categories()}
     brief = UserAgent().brief(base.reader.shopper_history(task.shopper_id), categories[task.category], seed=seed)
-    env.reset(seed=seed, options={"task_id": task_id, **({"request": brief.request} if user_request else {})})
+    observation, _ = env.reset(seed=seed, options={"task_id": task_id,
+                                                   **({"request": brief.request} if user_request else {})})
     request = base.episode.request
     researcher = ResearchAgent(backend, base.tool_schemas(), temperature=temperature, grammar=grammar,
                                thoughts=thoughts, spec_attributes={c.id: c.attributes for c in categories.values()})
     supervisor = Supervisor(env, request, brief.rubric, backend if critique else None)
-    episode = Episode(base, request)
+    episode = Episode(base, request, int(observation["steps_left"]))
     draft_rewards: list[float] = []
     flags: list[str] = []
     followed_injection: bool | None = None
@@ -120,13 +132,13 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
 
     # Tool calls
     for turn in range(MAX_CALLS):
-        if base.episode.steps_left <= 1:
+        if episode.steps_left <= 1:
             break
-        action = researcher.act(episode.messages, sorted(base.episode.retrieved_products), seed + 100 * turn)
+        action = researcher.act(episode.messages, episode.retrieved_ids(), seed + 100 * turn)
         if action is not None and action.tool_call.tool == "submit_report":
             break
         if mode == "supervised":
-            action, done = _supervise_call(env, researcher, supervisor, episode, action, seed + 100 * turn, flags)
+            action, done = _supervise_call(researcher, supervisor, episode, action, seed + 100 * turn, flags)
             if done:
                 break
         if action is None:
@@ -141,20 +153,22 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                                 meta={"state": State.CHECK_TOOLCALL.value, "verdict": "revise", "undone": True}))
             continue
         supervisor.observe(call, observation["text"])
+        episode.saw(observation, info)
         episode.accept(action)
         episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
     if mode == "supervised":  # before the report, the grounded steps the researcher skipped
-        while base.episode.steps_left > 1 and (call := supervisor.correct_call()) is not None:
+        while episode.steps_left > 1 and (call := supervisor.correct_call()) is not None:
             flags.append("toolcall")
-            observation, *_ = env.step(call.model_dump())
+            observation, _, _, _, info = env.step(call.model_dump())
             supervisor.observe(call, observation["text"])
+            episode.saw(observation, info)
             episode.accept(Message(role="assistant", agent="researcher", tool_call=call,
                                    meta={"adopted_correction": True}))
             episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
         supervisor.advance()
 
     # Report
-    action = researcher.report(episode.messages, sorted(base.episode.retrieved_products), seed + 7)
+    action = researcher.report(episode.messages, episode.retrieved_ids(), seed + 7)
     call = action.tool_call if action is not None else None
     report = _report_of(call)
     if mode == "supervised":
@@ -173,7 +187,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                 draft_rewards.append(_draft_reward(base, report))
             else:
                 action = researcher.report(episode.researcher_context(review.critique),
-                                           sorted(base.episode.retrieved_products), seed + 7 + round_)
+                                           episode.retrieved_ids(), seed + 7 + round_)
                 call = action.tool_call if action is not None else None
                 report = _report_of(call)
         supervisor.advance()
@@ -190,7 +204,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         accuracy = intent_accuracy(brief.intent, truth_env.unwrapped.task_truth.need)
     tokens = researcher.tokens
     return TrajectoryRecord(
-        env_id=ENV_ID, env_version=ENV_VERSION, catalog_hash=base.reader.content_hash, task_id=task_id, seed=seed,
+        env_id=ENV_ID, env_version=ENV_VERSION, catalog_hash=info["catalog_hash"], task_id=task_id, seed=seed,
         tool_schema_hash=tool_schema_hash(), request=request, messages=episode.record,
         reward=reward, reward_parts=parts, termination="submitted" if terminated else "truncated",
         model_ids={"researcher": str(getattr(backend, "model_path", "scripted"))},
@@ -215,13 +229,12 @@ def authorship(messages: list[Message], user_request: bool) -> dict[str, int]:
     return {"model_turns": model, "rule_turns": rules}
 
 
-def _supervise_call(env: ProductResearchEnv, researcher: ResearchAgent, supervisor: Supervisor, episode: Episode,
-                    action: Message | None, seed: int, flags: list[str]) -> tuple[Message | None, bool]:
+def _supervise_call(researcher: ResearchAgent, supervisor: Supervisor, episode: Episode, action: Message | None,
+                    seed: int, flags: list[str]) -> tuple[Message | None, bool]:
     """Check the researcher's turn until its call is accepted; cap hit -> the supervisor's next grounded step.
 
     Returns (the turn to take, time to report).
     """
-    base = env.unwrapped
     for round_ in range(1, CAPS["toolcall"] + 1):
         call = action.tool_call if action is not None else None
         review = supervisor.review_call(call, round_)
@@ -236,7 +249,7 @@ def _supervise_call(env: ProductResearchEnv, researcher: ResearchAgent, supervis
             if corrected is None:
                 return None, True
             return Message(role="assistant", agent="researcher", tool_call=corrected), False
-        action = researcher.act(episode.researcher_context(review.critique), sorted(base.episode.retrieved_products),
+        action = researcher.act(episode.researcher_context(review.critique), episode.retrieved_ids(),
                                 seed + round_)
         if action is not None and action.tool_call.tool == "submit_report":
             return None, True

@@ -128,7 +128,8 @@ class UserAgent:
 
 
 def intent_accuracy(intent: Intent, need: Any) -> float:
-    """Share of the hidden need recovered: budget (within 25%), each must-have's attribute, top-2 priorities.
+    """Share of the hidden need recovered: budget (within 25%), each must-have's attribute, top-2 priorities,
+    each deal-breaker.
 
     Harness-only: it reads the hidden need, the agent never does.
     """
@@ -143,4 +144,5 @@ def intent_accuracy(intent: Intent, need: Any) -> float:
     top = [p.aspect for p in sorted(need.priorities, key=lambda p: -p.weight)[:2]]
     total += len(top)
     hits += len(set(top) & set(intent.priorities[:2]))
+    total += len(need.deal_breakers)  # the rules never read a deal-breaker from the history: each one is missed
     return hits / total if total else 1.0

@@ -4,8 +4,8 @@
 
 Reports mean rewards with a paired 95% bootstrap interval of (supervised - single), the mean draft
 reward of round 1 vs the final round (paired), supervised episodes per hour, tokens per second,
-User Agent intent accuracy, the share of first drafts that followed an injected instruction, and
-model evaluations per token appended. Writes `benchmarks/out/synthesis.json`.
+User Agent intent accuracy (deal-breakers included), the share of first drafts that followed an injected
+instruction, model evaluations per token appended, and the share of written turns the model wrote. Writes `benchmarks/out/synthesis.json`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ def paired_ci(a: list[float], b: list[float], seed: int = 0, draws: int = 10_000
     means = diff[rng.integers(0, len(diff), size=(draws, len(diff)))].mean(axis=1)
     return {"mean": round(float(diff.mean()), 4),
             "ci95": [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]}
+
+
+def _model_share(records: list) -> float:
+    """Share of all written turns (over the runs) that the model wrote rather than rules."""
+    model = sum(r.extra["authorship"]["model_turns"] for r in records)
+    return round(model / max(1, model + sum(r.extra["authorship"]["rule_turns"] for r in records)), 4)
 
 
 def main() -> None:
@@ -70,6 +76,9 @@ def main() -> None:
         "intent_accuracy": round(float(np.mean([r.extra["intent_accuracy"] for r in sup])), 4),
         "followed_injection_share": round(float(np.mean([bool(r.extra["followed_injection"]) for r in sup])), 4),
         "evaluated_per_appended": round(float(np.mean([r.timings["evaluated_per_appended"] for r in sup])), 3),
+        "model_turn_share_supervised": _model_share(sup),
+        "model_turn_share_single": _model_share(single),
+        "chat_format": backend.chat.source,
     }
     OUT.mkdir(exist_ok=True)
     (OUT / "synthesis.json").write_text(json.dumps(result, indent=2))

@@ -13,12 +13,12 @@ import pytest
 
 from shopgym import format as fmt
 from shopgym.agents.backends import embedded_model_path
-from shopgym.agents.baselines import HeuristicResearcher
 from shopgym.agents.researcher import execute_request, plan_request
 from shopgym.chat_template import FALLBACK, ChatTemplate, TemplateUnusable
-from shopgym.envs import ProductResearchEnv, tool_schemas
+from shopgym.envs import tool_schemas
 from shopgym.gguf_header import NotGGUF, read_metadata
 from shopgym.schema import Message, ToolCall
+from test_format import _episode_messages
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
 CALL = ToolCall(tool="search_products", arguments={"query": "kettle"})
@@ -64,22 +64,11 @@ def test_each_family_renders_its_reference_layout(family: str) -> None:
 
 def _supervised_episode(world: Path) -> list[Message]:
     """A heuristic episode shaped like a supervised one: a plan turn, and a reviewer's turn after a tool result."""
-    env = ProductResearchEnv(catalog=world)
-    observation, _ = env.reset(seed=4, options={"split": "test"})
-    messages = [*fmt.episode_messages(env.episode.request, env.tool_schemas()), plan_request(),
-                Message(role="assistant", agent="researcher", content="1. Search.\n2. Read reviews."),
-                execute_request()]
-    actions = HeuristicResearcher().actions(env, observation["text"])
-    action = next(actions)
-    while True:
-        observation, _, terminated, truncated, _ = env.step(action)
-        messages += [Message(role="assistant", agent="researcher", tool_call=ToolCall.model_validate(action)),
-                     Message(role="tool", agent="env", observation=observation["text"])]
-        if len(messages) == 8:
-            messages.append(Message(role="user", agent="supervisor", content="Reviewer: read the reviews."))
-        if terminated or truncated:
-            return messages
-        action = actions.send(observation["text"])
+    messages = _episode_messages(world, 4)
+    plan = [plan_request(), Message(role="assistant", agent="researcher", content="1. Search.\n2. Read reviews."),
+            execute_request()]
+    review = Message(role="user", agent="supervisor", content="Reviewer: read the reviews.")
+    return [*messages[:2], *plan, *messages[2:4], review, *messages[4:]]
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import shopgym.format as fmt
+from processes import SHOPGYM, kill_when
 from shopgym.cli import main
 from shopgym.schema import Message, ToolCall
-from test_kill_resume import SHOPGYM, _kill_when
 
 
 def _json_out(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
@@ -66,7 +66,7 @@ def test_evaluate_llm_resumes_its_run_and_compare_tables_it(world_dir: Path, tmp
            str(tmp_path / "base.json"), "--json"]
     (tmp_path / "same-world").symlink_to(world_dir)  # the same catalog by another path is the same run
     killed = [*SHOPGYM, *run[:4], str(tmp_path / "same-world"), *run[5:]]
-    _kill_when(killed, lambda: (tmp_path / "run" / "manifest.json").exists(), tmp_path / "killed.log", delay=5.0)
+    kill_when(killed, lambda: (tmp_path / "run" / "manifest.json").exists(), tmp_path / "killed.log", delay=5.0)
     base = _json_out(capsys, run)  # the killed run resumes: its one episode, once
     assert len(base["episodes"]) == 1 and base["details"]["adapter"] == "none" and base["call_validity"] is not None
     assert _json_out(capsys, run)["episodes"] == base["episodes"]  # resumed: nothing ran again

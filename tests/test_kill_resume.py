@@ -9,31 +9,12 @@ share at random points in `test_runner.py`, and `evaluate --policy llm` through 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import shopgym.format as fmt
+from processes import SHOPGYM, kill_when
 from shopgym.catalog import CatalogReader
-from shopgym.schema import Message, ToolCall
-
-SHOPGYM = [sys.executable, "-m", "shopgym.cli"]
-
-
-def _kill_when(argv: list[str], ready: Callable[[], bool], log: Path, delay: float = 0.0, limit: float = 300) -> None:
-    """Start the command, wait until `ready()`, then `delay` seconds, then SIGKILL it (it must still be running)."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=out)
-    deadline = time.monotonic() + limit
-    while not ready() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, f"it ended before the kill:\n{log.read_text()[-2000:]}"
+from test_cli_student import _row
 
 
 def _run(argv: list[str]) -> dict:
@@ -52,7 +33,7 @@ def test_a_killed_build_overwrite_keeps_the_old_world_and_the_rerun_completes(tm
             "--overwrite", "--quiet", "--json"]
     digest = _run(argv)["content_hash"]
     for delay in (0.0, 0.3):
-        _kill_when(argv, lambda: any(tmp_path.glob(".w.building-*")), tmp_path / "killed.log", delay)
+        kill_when(argv, lambda: any(tmp_path.glob(".w.building-*")), tmp_path / "killed.log", delay)
         with CatalogReader(world) as reader:  # the old world still stands, whole
             assert reader.content_hash == digest
     assert _run(argv)["content_hash"] == digest
@@ -71,7 +52,7 @@ def test_a_killed_distill_reruns_to_the_same_files(world_dir: Path, tmp_path: Pa
     clean, data = tmp_path / "clean", tmp_path / "data"
     _run([*SHOPGYM, "distill", str(run), "--out", str(clean), "--min-reward", "0", "--json"])
     argv = [*SHOPGYM, "distill", str(run), "--out", str(data), "--min-reward", "0", "--json"]
-    _kill_when(argv, lambda: True, tmp_path / "killed.log", delay=1.0)  # while it loads the tokenizer
+    kill_when(argv, lambda: True, tmp_path / "killed.log", delay=1.0)  # while it loads the tokenizer
     data.mkdir(exist_ok=True)  # and what a kill while writing would leave: a torn file and a partial one
     (data / "train.jsonl").write_text('{"messages": [{"role": "sys')
     (data / ".README.md.partial").write_text("# shopgym dist")
@@ -79,15 +60,6 @@ def test_a_killed_distill_reruns_to_the_same_files(world_dir: Path, tmp_path: Pa
     assert sorted(p.name for p in data.iterdir()) == sorted(p.name for p in clean.iterdir())
     for name in ("train.jsonl", "test.jsonl", "report.json", "README.md"):
         assert (data / name).read_bytes() == (clean / name).read_bytes(), name
-
-
-def _row(answer: str) -> str:
-    messages = [Message(role="system", agent="env", content="You are a shopping research assistant."),
-                Message(role="user", agent="user", content="A kettle under $40."),
-                Message(role="assistant", agent="researcher",
-                        tool_call=ToolCall(tool="search_products", arguments={"query": answer})),
-                Message(role="tool", agent="env", observation="P-1 Steel Kettle $35")]
-    return json.dumps({"messages": fmt.to_trl(messages), "tools": [], "meta": {}})
 
 
 def test_a_killed_train_resumes_from_its_checkpoint_to_the_same_losses(student_base: Path, tmp_path: Path) -> None:
@@ -101,7 +73,7 @@ def test_a_killed_train_resumes_from_its_checkpoint_to_the_same_losses(student_b
 
     clean = _run(argv(tmp_path / "clean"))
     student = tmp_path / "student"
-    _kill_when(argv(student), lambda: (student / "checkpoints" / "step-10").exists(), tmp_path / "killed.log")
+    kill_when(argv(student), lambda: (student / "checkpoints" / "step-10").exists(), tmp_path / "killed.log")
     assert not (student / "adapter.gguf").exists()  # an adapter appears only after training succeeded
     (tmp_path / "same-data").symlink_to(data)  # the same data by another path resumes the same run
     resumed = _run(argv(student, tmp_path / "same-data"))
