@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -26,7 +27,8 @@ class StepResult:
     pages: list[str] = field(default_factory=list)
     total: int | None = None
 
-    def saw(self, listed=(), inspected=(), reviews=(), pages=(), total: int | None = None) -> None:
+    def saw(self, listed: Iterable[str] = (), inspected: Iterable[str] = (), reviews: Iterable[str] = (),
+            pages: Iterable[str] = (), total: int | None = None) -> None:
         self.listed += [i for i in listed if i not in self.listed]
         self.inspected += [i for i in inspected if i not in self.inspected]
         self.reviews += list(reviews)
