@@ -175,6 +175,7 @@ def test_an_output_nobody_may_write_is_a_one_line_error(world_dir: Path, tmp_pat
              ["compare", str(evaluation), "--out", "/sys/shopgym-cmp"],
              ["show", str(tmp_path / "run"), "--out", "/sys/shopgym.html"],
              ["generate", "--catalog", str(world_dir), "--episodes", "1", "--out", "/sys/shopgym-run"],
+             ["evaluate", "--policy", "llm", "--catalog", str(world_dir), "--episodes", "1", "--out", "/sys/shopgym-eval"],
              ["distill", str(tmp_path / "run"), "--out", "/sys/shopgym-data"],
              ["train", str(tmp_path / "run"), "--out", "/sys/shopgym-student"]]
     for argv in cases:
