@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults, at a small stated scale (about 30 minutes on 2 cores after installation; 28.6 min measured on 2026-12-01):
+# The main job on the embedded defaults, at a small stated scale (about 30 minutes on 2 cores after installation;
+# 28.6 min measured on 2026-12-01):
 # a look at the world, then the whole pipeline — generate, distill, train, evaluate base vs student.
 set -euo pipefail
 shopgym=${1:-shopgym}
