@@ -20,9 +20,9 @@ Check names (the `check` field), by entry point:
   call_would_fail, empty_result, unknown_aspect, redundant_question
 - report: report_schema, empty_report, nothing_fits_inconsistent, invented_id, uninspected_pick,
   duplicate_pick, report_without_claims, report_without_summary, wrong_category, over_budget,
-  below_min_rating, must_have_violated, deal_breaker_violated, uncited_claim, claim_source_mismatch, claim_contradicts_catalog,
-  unknown_field, invalid_claim_value, weak_source, aspect_claim_unsupported, unsupported_pick,
-  priority_not_covered, followed_injection, cites_injected_review, injected_review_carrier,
+  below_min_rating, must_have_violated, deal_breaker_violated, uncited_claim, claim_source_mismatch,
+  claim_contradicts_catalog, unknown_field, invalid_claim_value, weak_source, aspect_claim_unsupported,
+  unsupported_pick, priority_not_covered, followed_injection, cites_injected_review, injected_review_carrier,
   rubric_item_not_addressed, readability, unchecked_constraint
 """
 

@@ -35,6 +35,7 @@ class ResearchAgent:
                  spec_attributes: Mapping[str, Sequence[Mapping]] | None = None) -> None:
         self.backend = backend
         self.schemas = schemas
+        self.tools = fmt.hf_tools(schemas)  # what templates that take `tools` are given
         self.spec_attributes = spec_attributes or {}  # category id -> its catalog attributes (spec names, values)
         self.budget = budget
         self.temperature = temperature
@@ -46,7 +47,7 @@ class ResearchAgent:
 
     def _complete(self, messages: Sequence[Message], max_tokens: int, seed: int, checker=None) -> Completion:
         prompt = fmt.render_ids(messages, self.backend.chat, self.backend.tokenize, add_generation_prompt=True,
-                                budget=self.budget, tools=fmt.hf_tools(self.schemas))
+                                budget=self.budget, tools=self.tools)
         completion = self.backend.complete(prompt, role="researcher", max_tokens=max_tokens,
                                            temperature=self.temperature, seed=seed, checker=checker)
         for key in ("sampled", "forced", "evaluated", "reused"):

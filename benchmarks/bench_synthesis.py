@@ -5,7 +5,8 @@
 Reports mean rewards with a paired 95% bootstrap interval of (supervised - single), the mean draft
 reward of round 1 vs the final round (paired), supervised episodes per hour, tokens per second,
 User Agent intent accuracy (deal-breakers included), the share of first drafts that followed an injected
-instruction, model evaluations per token appended, and the share of written turns the model wrote. Writes `benchmarks/out/synthesis.json`.
+instruction, model evaluations per token appended, and the share of written turns the model wrote. Writes
+`benchmarks/out/synthesis.json`.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def _histograms(before: list[float], after: list[float], path: Path) -> None:
 
 
 def distill(records: Sequence[TrajectoryRecord], filters: Sequence[Filter], out_dir: Path,
-            count_tokens: Callable[[list[Message]], int] | None = None,
+            count_tokens: Callable[[list[Message], list[dict] | None], int] | None = None,
             rewrite: Rewriter | None = None) -> DistillReport:
     """Filter, internalize, check for leaks, and write DATA_DIR/{split}.jsonl, README.md, report.json/png."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def distill(records: Sequence[TrajectoryRecord], filters: Sequence[Filter], out_
         if problems:
             raise ValueError(f"episode {record.task_id}: internalized turns leak {problems[0]}")
         if count_tokens is not None:
-            tokens.append(count_tokens(messages))
+            tokens.append(count_tokens(messages, record.extra.get("tools")))  # as training renders them
         meta = {"task_id": record.task_id, "seed": record.seed, "reward": record.reward, "split": split,
                 "shopper_id": record.extra.get("shopper_id"), "catalog_hash": record.catalog_hash,
                 "request": record.request, "episode": record.extra.get("episode"), "call_rendering": CALL_RENDERING}

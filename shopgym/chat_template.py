@@ -86,7 +86,8 @@ class ChatTemplate:
         metadata = read_metadata(path)
         kind = metadata.get("general.type", "model")
         if kind != "model" or "tokenizer.ggml.tokens" not in metadata:
-            what = "a LoRA adapter (pass it as --adapter)" if kind == "adapter" else f"of type {kind!r} with no tokenizer"
+            what = ("a LoRA adapter (pass it as --adapter)" if kind == "adapter"
+                    else f"of type {kind!r} with no tokenizer")
             raise NotGGUF(f"model {path}: not a language model but {what}")
         tokens = metadata["tokenizer.ggml.tokens"]
 
@@ -94,26 +95,26 @@ class ChatTemplate:
             index = metadata.get(f"tokenizer.ggml.{key}_token_id")
             return tokens[index] if isinstance(index, int) and 0 <= index < len(tokens) else ""
 
-        template = metadata.get("tokenizer.chat_template")
-        if not template:
-            return cls._fallback(f"model {Path(path).name} has no chat template")
-        digest = hashlib.sha256(template.encode()).hexdigest()[:12]
-        try:
-            return cls(template, f"gguf:{digest}", bos_token=token("bos"), eos_token=token("eos"))
-        except TemplateUnusable as error:
-            return cls._fallback(f"model {Path(path).name}: {error}")
+        return cls._labelled(metadata.get("tokenizer.chat_template"), "gguf", f"model {Path(path).name}",
+                             token("bos"), token("eos"))
 
     @classmethod
     def from_hf(cls, tokenizer: Any) -> ChatTemplate:
         """An HF tokenizer's template (ChatML, labelled, where it has none)."""
-        template = getattr(tokenizer, "chat_template", None)
+        return cls._labelled(getattr(tokenizer, "chat_template", None), "hf", "the tokenizer",
+                             tokenizer.bos_token or "", tokenizer.eos_token or "")
+
+    @classmethod
+    def _labelled(cls, template: Any, origin: str, owner: str, bos_token: str, eos_token: str) -> ChatTemplate:
+        """`template` labelled `origin:<sha256 prefix>`, or labelled ChatML (with a warning naming `owner`) where it
+        is missing or cannot work."""
         if not isinstance(template, str) or not template:
-            return cls._fallback("the tokenizer has no chat template")
+            return cls._fallback(f"{owner} has no chat template")
         digest = hashlib.sha256(template.encode()).hexdigest()[:12]
         try:
-            return cls(template, f"hf:{digest}", bos_token=tokenizer.bos_token or "", eos_token=tokenizer.eos_token or "")
+            return cls(template, f"{origin}:{digest}", bos_token=bos_token, eos_token=eos_token)
         except TemplateUnusable as error:
-            return cls._fallback(str(error))
+            return cls._fallback(f"{owner}: {error}")
 
     @classmethod
     def _fallback(cls, reason: str) -> ChatTemplate:

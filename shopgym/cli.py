@@ -338,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["relevance", "price_asc", "price_desc", "rating", "review_count"],
                         help="result order (default: relevance)")
     search.add_argument("--page", type=count(1, 1000), default=1, help="result page (default: 1)")
-    search.add_argument("--page-size", type=count(1, 50), default=10, dest="page_size", help="results a page (default: 10)")
+    search.add_argument("--page-size", type=count(1, 50), default=10, dest="page_size",
+                        help="results a page (default: 10)")
     search.set_defaults(run=_catalog_search)
 
     history = with_json(actions.add_parser("history", help="a shopper's observable behaviour history"))
@@ -352,8 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--format", required=True, choices=["amazon2023", "webshop", "mapped"],
                      help="the dump's layout: Amazon Reviews 2023, WebShop items, or any CSV/JSONL with --mapping")
     imp.add_argument("--meta", type=Path, help="amazon2023 item metadata JSONL (.gz ok; required for amazon2023)")
-    imp.add_argument("--reviews", type=Path, help="amazon2023 reviews JSONL (.gz ok; default: none, ratings from the metadata)")
-    imp.add_argument("--products", type=Path, help="webshop product JSON, or mapped CSV/JSONL (required for those formats)")
+    imp.add_argument("--reviews", type=Path,
+                     help="amazon2023 reviews JSONL (.gz ok; default: none, ratings from the metadata)")
+    imp.add_argument("--products", type=Path,
+                     help="webshop product JSON, or mapped CSV/JSONL (required for those formats)")
     imp.add_argument("--mapping", type=Path, help="field mapping JSON (required for --format mapped)")
     imp.add_argument("--out", required=True, help="catalog folder to create (a rerun resumes an unfinished import)")
     imp.add_argument("--max-bad-rate", type=number(0, 1), default=0.25, dest="max_bad_rate",
@@ -373,7 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=count(1), default=20, help="distinct tasks (default: 20)")
     evaluate.add_argument("--seed", type=int, default=1, help="seed of episode 0; episode i uses seed + i (default: 1)")
     evaluate.add_argument("--model", help="llm/teacher: GGUF path (default: the embedded SmolLM2-135M-Instruct)")
-    evaluate.add_argument("--adapter", help="llm/teacher: a GGUF LoRA adapter, e.g. STUDENT_DIR/adapter.gguf (default: none)")
+    evaluate.add_argument("--adapter",
+                          help="llm/teacher: a GGUF LoRA adapter, e.g. STUDENT_DIR/adapter.gguf (default: none)")
     evaluate.add_argument("--no-grammar", action="store_true", help="llm: decode calls freely; reports validity")
     evaluate.add_argument("--no-thoughts", action="store_true",
                           help="llm: no line of reasoning before a call (on by default: distilled turns open with one)")

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,8 @@ def _inputs(folder: Path) -> None:
                             mapping=mapping, search_backend="fts5", max_bad_rate=1.0)
     with (FIXTURES / "mapped" / "products.csv").open(newline="") as rows:
         table = list(csv.reader(rows))
-    kept = {row[0] for row in sqlite3.connect(folder / ".probe" / "catalog.db").execute("SELECT id FROM products")}
+    with closing(sqlite3.connect(folder / ".probe" / "catalog.db")) as db:
+        kept = {row[0] for row in db.execute("SELECT id FROM products")}
     with (folder / "items.csv").open("w", newline="") as out:
         csv.writer(out).writerows([table[0], *(row for row in table[1:] if row and row[0] in kept)])
     shutil.rmtree(folder / ".probe")

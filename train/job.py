@@ -26,7 +26,9 @@ class TrainSummary(BaseModel):
     last_loss: float  # mean of the last 10 steps
     tokens_per_second: float
     peak_memory_mb: float
-    chat_format: str = ""  # (empty in summaries older than the field) the template the examples were rendered with: `gguf:<sha256 prefix>`, `hf:...` or ChatML
+    # the template the examples were rendered with: `gguf:<sha256 prefix>`, `hf:...` or ChatML (empty in summaries
+    # written before this field)
+    chat_format: str = ""
 
 
 def default_device(asked: str | None = None) -> str:
