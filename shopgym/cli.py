@@ -123,7 +123,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         llm_only = [flag for flag, value in (("--model", args.model), ("--adapter", args.adapter),
                                              ("--no-grammar", args.no_grammar), ("--no-thoughts", args.no_thoughts),
                                              ("--workers", args.workers != 1), ("--out", args.out),
-                                             ("--user-request", args.user_request)) if value]
+                                             ("--user-request", args.user_request),
+                                             ("--engine", args.engine != "local"),
+                                             ("--ray-address", args.ray_address)) if value]
         if llm_only:
             raise ValueError(f"{', '.join(llm_only)} apply to --policy llm or teacher, not {args.policy}")
         result = evaluate(args.policy, catalog, args.split, args.episodes, args.seed, progress=not args.json,
@@ -159,7 +161,7 @@ def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
     out = Path(args.out) if args.out else default_run_dir(cache_root(), key)
     return evaluate_llm(args.policy, catalog, args.split, args.episodes, args.seed,
                         Path(args.model) if args.model else None, decoding, out, progress=not args.json,
-                        workers=args.workers)
+                        workers=args.workers, engine=_engine_spec(args))
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -187,10 +189,27 @@ def _generate(args: argparse.Namespace) -> int:
     from shopgym.agents.generate import generate
 
     summary = generate(args.catalog, args.split, args.episodes, args.workers, args.seed, args.model, args.mode,
-                       Path(args.out), critique=args.critique, progress=not args.json)
+                       Path(args.out), critique=args.critique, progress=not args.json, engine=_engine_spec(args))
     text = "\n".join(f"{k}: {v}" for k, v in summary.model_dump(mode="json").items())
     _emit(args, summary.model_dump(mode="json"), text)
     return 0
+
+
+def _engine_spec(args: argparse.Namespace):
+    from shopgym.agents.runner import EngineSpec
+
+    if args.ray_address and args.engine != "ray":
+        raise ValueError("--ray-address applies to --engine ray; add --engine ray or leave out the address")
+    return EngineSpec(name=args.engine, address=args.ray_address)
+
+
+def _engine_args(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+                        help=f"{scope}local: worker processes on this machine; ray: actors on a Ray cluster, one model "
+                             "each (pip install -e '.[ray]'); the records are the same (default: local)")
+    parser.add_argument("--ray-address",
+                        help=f"{scope}with --engine ray: a running cluster, host:port, ray://host:port or auto "
+                             "(default: $RAY_ADDRESS, else a local Ray instance for the run)")
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -391,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--workers", type=count(1, 64), default=1,
                           help="llm/teacher: worker processes (threads split between them; the output is the same; "
                                "default: 1)")
+    _engine_args(evaluate, "llm/teacher: ")
     evaluate.add_argument("--out", help="llm/teacher: run folder, resumed by a rerun (default: under the cache)")
     evaluate.add_argument("--save", help="also write the evaluation's JSON document to this file (default: none)")
     evaluate.set_defaults(run=_evaluate)
@@ -411,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--episodes", type=count(1), required=True, help="episodes to run")
     gen.add_argument("--workers", type=count(1, 64), default=1,
                      help="llama.cpp worker processes, threads split between them (default: 1)")
+    _engine_args(gen)
     gen.add_argument("--seed", type=int, default=0, help="seed of episode 0; episode i uses seed + i (default: 0)")
     gen.add_argument("--model", help="GGUF path (default: the embedded SmolLM2-135M-Instruct)")
     gen.add_argument("--mode", default="supervised", choices=["supervised", "single"],

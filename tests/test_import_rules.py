@@ -20,7 +20,7 @@ ALLOWED = {
 # the prompt format is three modules: the format, the model's chat template, and the GGUF header it comes from
 ROOT_MODULES = {"schema": set(), "format": {"shopgym.schema", "shopgym.chat_template"},
                 "chat_template": {"shopgym.gguf_header"}, "gguf_header": set()}
-HEAVY = ("torch", "transformers", "llama_cpp", "pandas", "sqlite_utils", "peft", "datasets")
+HEAVY = ("torch", "transformers", "llama_cpp", "pandas", "sqlite_utils", "peft", "datasets", "ray")
 
 
 def _imports(path: Path, package: str) -> set[str]:
@@ -77,3 +77,12 @@ def test_the_env_path_stays_light(world_dir: Path) -> None:
     out = subprocess.run([sys.executable, "-c", probe, str(world_dir)], capture_output=True, text=True, cwd=ROOT.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_ray_is_imported_only_when_its_engine_is_chosen() -> None:
+    probe = ("import sys; import shopgym.cli, shopgym.agents.generate, shopgym.agents.evaluate_llm; "
+             "from shopgym.cli import build_parser; build_parser().parse_args(['generate', '--episodes', '1', "
+             "'--out', 'x', '--engine', 'ray']); print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
