@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
@@ -61,6 +62,12 @@ def embedded_model_path() -> Path:
     return path
 
 
+def file_sha256(path: Path) -> str:
+    """A model or adapter file's identity, as run manifests record it."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 #: llama.cpp threads per worker when set (a Ray actor sets it to the CPUs it reserved)
 THREADS_VARIABLE = "SHOPGYM_THREADS"
 
@@ -107,12 +114,14 @@ class LlamaBackend:
     """llama.cpp with one context (KV cache) per role, so switching roles never re-reads another's context."""
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 8192, n_threads: int | None = None,
-                 workers: int = 1, lora_path: str | Path | None = None) -> None:
+                 workers: int = 1, lora_path: str | Path | None = None, n_gpu_layers: int = 0) -> None:
+        """`n_gpu_layers`: layers offloaded to a GPU (-1: all) by a llama.cpp built with one (docs/ray.md)."""
         self.model_path = Path(model_path) if model_path else embedded_model_path()
         self.chat = ChatTemplate.from_gguf(self.model_path)  # also a one-line error for a path that is no model
         self.n_ctx = n_ctx
         self.n_threads = n_threads or threads_per_worker(workers)
         self.lora_path = lora_path
+        self.n_gpu_layers = n_gpu_layers
         self._contexts: dict[str, object] = {}
         self._pieces: list[str] | None = None
         self._end_ids: set[int] = set()
@@ -128,7 +137,7 @@ class LlamaBackend:
             from llama_cpp import Llama
 
             llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                        n_threads_batch=self.n_threads, n_batch=512, verbose=False,
+                        n_threads_batch=self.n_threads, n_batch=512, n_gpu_layers=self.n_gpu_layers, verbose=False,
                         lora_path=str(self.lora_path) if self.lora_path else None)
             self._contexts[role] = llm
             if self._pieces is None:

@@ -39,12 +39,12 @@ def default_run_dir(cache: Path, key: dict) -> Path:
 
 def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, seed: int, model: Path | None,
                  decoding: Decoding, out: Path, progress: bool = False, workers: int = 1,
-                 engine: EngineSpec = EngineSpec()) -> Evaluation:
+                 engine: EngineSpec = EngineSpec(), gpu_layers: int = 0) -> Evaluation:
     """Run (or resume) the LLM policy's episodes in `out` (over `workers` workers of `engine`) and summarize them."""
     if policy not in LLM_POLICIES:
         raise ValueError(f"unknown LLM policy {policy!r}; valid: {', '.join(LLM_POLICIES)}")
     generate(str(catalog) if catalog else None, split, episodes, workers, seed, str(model) if model else None,
-             LLM_POLICIES[policy], out, progress=progress, decoding=decoding, engine=engine)
+             LLM_POLICIES[policy], out, progress=progress, decoding=decoding, engine=engine, gpu_layers=gpu_layers)
     records = read_trajectories(out / "trajectories.jsonl")
     env = ProductResearchEnv(catalog=catalog, split=split)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -13,15 +12,10 @@ from shopgym.envs import ProductResearchEnv
 from shopgym.envs.tools import tool_schema_hash
 from shopgym.schema import TrajectoryRecord
 
-from .backends import LlamaBackend, embedded_model_path, threads_per_worker
+from .backends import LlamaBackend, embedded_model_path, file_sha256, threads_per_worker
 from .evaluate import distinct_tasks
 from .runner import EngineSpec, RunConfig, RunSummary, run
 from .synthesis import run_episode
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class Decoding(BaseModel):
@@ -42,16 +36,18 @@ class Decoding(BaseModel):
 
 
 @cache
-def _worker_state(catalog: str | None, model: str | None, workers: int, adapter: str | None) -> tuple:
+def _worker_state(catalog: str | None, model: str | None, workers: int, adapter: str | None,
+                  gpu_layers: int) -> tuple:
     """One env, one truth env (harness-only scoring of the User Agent) and one backend per worker process."""
     env = ProductResearchEnv(catalog=catalog)
     truth = ProductResearchEnv(catalog=catalog, evaluation=True)
-    return env, truth, LlamaBackend(model, workers=workers, lora_path=adapter)
+    return env, truth, LlamaBackend(model, workers=workers, lora_path=adapter, n_gpu_layers=gpu_layers)
 
 
 def synthesis_episode(config: RunConfig, index: int, task_id: str) -> TrajectoryRecord:
     options = config.options
-    env, truth, backend = _worker_state(config.catalog, config.model, config.workers, options.get("adapter"))
+    env, truth, backend = _worker_state(config.catalog, config.model, config.workers, options.get("adapter"),
+                                        options.get("gpu_layers", 0))
     record = run_episode(env, backend, task_id, config.seed + index, mode=config.mode, truth_env=truth,
                          critique=bool(options.get("critique", False)), grammar=options.get("grammar", True),
                          temperature=options.get("temperature", 0.0), thoughts=options.get("thoughts", False),
@@ -62,9 +58,10 @@ def synthesis_episode(config: RunConfig, index: int, task_id: str) -> Trajectory
 
 def generate(catalog: str | None, split: str, episodes: int, workers: int, seed: int, model: str | None, mode: str,
              out: Path, critique: bool = False, progress: bool = True,
-             decoding: Decoding = Decoding(), engine: EngineSpec = EngineSpec()) -> RunSummary:
+             decoding: Decoding = Decoding(), engine: EngineSpec = EngineSpec(), gpu_layers: int = 0) -> RunSummary:
     """Episode i runs with seed `seed + i` on the (i // trials)-th of `episodes` distinct tasks of `split`, on
-    `engine` (this machine's processes, or Ray actors: the same records)."""
+    `engine` (this machine's processes, or Ray actors: the same records). `gpu_layers` model layers run on a
+    GPU (-1: all); GPU arithmetic changes the text, so it is part of the run's config."""
     if mode not in ("supervised", "single"):
         raise ValueError(f"unknown mode {mode!r}; valid: supervised, single")
     if decoding.adapter is not None and not Path(decoding.adapter).is_file():
@@ -86,7 +83,9 @@ def generate(catalog: str | None, split: str, episodes: int, workers: int, seed:
     import llama_cpp
 
     config = RunConfig(catalog=catalog, split=split, episodes=len(tasks), workers=workers, seed=seed, mode=mode,
-                       model=str(model_path) if model else None, options={"critique": critique, **decoding.options()})
+                       model=str(model_path) if model else None,
+                       options={"critique": critique, **decoding.options(), **({"gpu_layers": gpu_layers} if gpu_layers
+                                                                               else {})})
     extra = {"catalog_hash": catalog_hash, "tool_schema_hash": tool_schema_hash(),
              "model_sha256": file_sha256(model_path), "model_file": model_path.name, "chat_format": chat.source,
              "llama_cpp_python": llama_cpp.__version__, "n_threads": threads_per_worker(workers)}

@@ -3,8 +3,10 @@
 The driver (the `shopgym` process) connects to a running cluster, or starts a local Ray instance that stops
 with the command. It ships the world once through Ray's object store; an actor on a machine that already
 holds the world at the same path (same content hash) uses it in place, any other unpacks the shipped copy
-once per machine. Each actor reserves as many CPUs as it gives llama.cpp threads. Only the driver writes the
-run folder, so records, resume and manifest checks are the local engine's.
+once per machine. Model files are not shipped (they may be gigabytes): each node needs the model (and adapter)
+named by the config at the same path, and an actor refuses a file whose sha256 differs from the driver's. Each
+actor reserves as many CPUs as it gives llama.cpp threads. Only the driver writes the run folder, so records,
+resume and manifest checks are the local engine's.
 
 An actor that dies mid-episode (killed, out of memory, its node lost) is restarted by Ray and the driver runs
 that episode again, up to `MAX_ATTEMPTS` times; an episode that raises stops the run, as on the local engine.
@@ -18,11 +20,12 @@ import sys
 from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from shopgym.envs.shipping import local_world, pack_world, world_folder, world_hash
 
-from .backends import THREADS_VARIABLE, threads_per_worker
+from .backends import THREADS_VARIABLE, file_sha256, threads_per_worker
 from .runner import EpisodeFailed, EpisodeFn, RunConfig, RunError, episode_line, init_worker
 
 #: how many times one episode may lose its actor before the run stops
@@ -61,9 +64,10 @@ def _probe(address: str) -> None:
 class EpisodeActor:
     """One Ray actor: a process that runs episodes with its own cached env and model."""
 
-    def __init__(self, episode_fn: EpisodeFn, config: RunConfig, threads: int) -> None:
+    def __init__(self, episode_fn: EpisodeFn, config: RunConfig, threads: int, files: dict[str, str]) -> None:
+        """`files`: the sha256 of each model file the config names, as the driver read it."""
         os.environ[THREADS_VARIABLE] = str(threads)  # llama.cpp threads = the CPUs Ray reserved for this actor
-        self.episode_fn, self.config = episode_fn, config
+        self.episode_fn, self.config, self.files = episode_fn, config, files
         self.ready = False
 
     def run(self, item: tuple[int, str], world: tuple[str, str, list]) -> tuple[int, bytes, float]:
@@ -71,6 +75,12 @@ class EpisodeActor:
         if not self.ready:
             import ray
 
+            for path, digest in self.files.items():
+                here = file_sha256(Path(path)) if Path(path).is_file() else "missing"
+                if here != digest:
+                    raise FileNotFoundError(f"{path} on node {ray.util.get_node_ip_address()} is {here[:12]}, not "
+                                            f"the driver's {digest[:12]}: put the same file at that path on "
+                                            "every node (or on a shared filesystem)")
             folder, digest, (shipped,) = world
             try:
                 here = local_world(folder, digest, None)
@@ -84,8 +94,20 @@ class EpisodeActor:
 class RayEngine:
     """Episodes on the actors of a connected Ray cluster."""
 
-    def __init__(self, ray: Any, address: str | None) -> None:
-        self.ray, self.address = ray, address
+    def __init__(self, ray: Any, address: str | None, gpus_per_worker: float) -> None:
+        self.ray, self.address, self.gpus_per_worker = ray, address, gpus_per_worker
+
+    def check(self, workers: int) -> None:
+        """Refuse a run whose actors the cluster cannot hold all at once (they would wait forever)."""
+        threads = threads_per_worker(workers)
+        resources = self.ray.cluster_resources()
+        cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+        if workers * threads > cpus:
+            raise RunError(f"the Ray cluster has {cpus:g} CPUs; {workers} workers of {threads} llama.cpp threads "
+                           f"need {workers * threads}: lower --workers or {THREADS_VARIABLE}, or add nodes")
+        if workers * self.gpus_per_worker > gpus:
+            raise RunError(f"the Ray cluster has {gpus:g} GPUs; {workers} workers of {self.gpus_per_worker:g} GPUs "
+                           f"need {workers * self.gpus_per_worker:g}: lower --workers or --gpus-per-worker")
 
     def describe(self) -> dict:
         resources = self.ray.cluster_resources()
@@ -98,17 +120,15 @@ class RayEngine:
                 workers: int) -> Iterator[tuple[int, bytes, float]]:
         ray = self.ray
         threads = threads_per_worker(workers)
-        cpus = ray.cluster_resources().get("CPU", 0.0)
-        if workers * threads > cpus:
-            raise RunError(f"the Ray cluster has {cpus:g} CPUs; {workers} workers of {threads} llama.cpp threads "
-                           f"need {workers * threads}: lower --workers or {THREADS_VARIABLE}, or add nodes")
         folder = world_folder(config.catalog)
         digest = world_hash(folder)
         if digest is None:
             raise RunError(f"{folder} holds no readable world to ship to the Ray actors")
         world = (str(folder), digest, [ray.put(pack_world(folder))])  # in a list: actors fetch it only if needed
-        actor_class = ray.remote(EpisodeActor).options(num_cpus=threads, max_restarts=-1, max_task_retries=0)
-        actors = [actor_class.remote(episode_fn, config, threads) for _ in range(workers)]
+        actor_class = ray.remote(EpisodeActor).options(num_cpus=threads, num_gpus=self.gpus_per_worker,
+                                                       max_restarts=-1, max_task_retries=0)
+        files = {path: file_sha256(Path(path)) for path in (config.model, config.options.get("adapter")) if path}
+        actors = [actor_class.remote(episode_fn, config, threads, files) for _ in range(workers)]
         queue, attempts, pending = deque(todo), Counter(), {}
 
         def submit(actor: Any) -> None:
@@ -145,8 +165,9 @@ class RayEngine:
 
 
 @contextmanager
-def ray_engine(address: str | None) -> Iterator[RayEngine]:
-    """Connected to the cluster at `address` (None: a local instance) for the duration of the block."""
+def ray_engine(address: str | None, workers: int, gpus_per_worker: float = 0.0) -> Iterator[RayEngine]:
+    """Connected to the cluster at `address` (None: a local instance), checked to hold `workers` actors, for
+    the duration of the block."""
     ray = import_ray()
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is not None and address != "auto":
@@ -158,6 +179,8 @@ def ray_engine(address: str | None) -> Iterator[RayEngine]:
         raise RunError(f"could not join the Ray cluster at {address or 'a new local instance'}: "
                        f"{' '.join(str(error).split())}") from None
     try:
-        yield RayEngine(ray, address)
+        engine = RayEngine(ray, address, gpus_per_worker)
+        engine.check(workers)
+        yield engine
     finally:
         ray.shutdown()

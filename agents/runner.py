@@ -78,11 +78,13 @@ class EngineSpec(BaseModel):
     name: Literal["local", "ray"] = "local"
     #: ray only: a running cluster (`host:port`, `ray://host:port` or `auto`); None starts one for the run
     address: str | None = None
+    #: ray only: GPUs each actor reserves (0.25: four actors share a GPU); Ray hides GPUs from actors without
+    gpus_per_worker: float = Field(default=0.0, ge=0.0)
 
     @model_validator(mode="after")
-    def _address_needs_ray(self) -> EngineSpec:
-        if self.address is not None and self.name != "ray":
-            raise ValueError(f"a Ray address applies to the ray engine, not {self.name}")
+    def _ray_options_need_ray(self) -> EngineSpec:
+        if self.name != "ray" and (self.address is not None or self.gpus_per_worker):
+            raise ValueError(f"a Ray address and GPUs per worker apply to the ray engine, not {self.name}")
         return self
 
 
@@ -361,13 +363,13 @@ class LocalEngine:
 
 
 @contextmanager
-def _engine(spec: EngineSpec) -> Iterator[Any]:
+def _engine(spec: EngineSpec, workers: int) -> Iterator[Any]:
     if spec.name == "local":
         yield LocalEngine()
         return
     from .ray_engine import ray_engine  # Ray is an optional extra, imported only when chosen
 
-    with ray_engine(spec.address) as engine:
+    with ray_engine(spec.address, workers, spec.gpus_per_worker) as engine:
         yield engine
 
 
@@ -411,7 +413,8 @@ def run(config: RunConfig, out_dir: Path, episode_fn: EpisodeFn, tasks: list[str
 
     out_dir = Path(out_dir)
     manifest, trajectories = out_dir / MANIFEST, out_dir / TRAJECTORIES
-    with _engine(engine) as pool:  # a Ray cluster that cannot be reached fails here, before anything is written
+    with _engine(engine, config.workers) as pool:  # a cluster that cannot be reached or hold the workers fails here,
+        # before anything is written
         out_dir.mkdir(parents=True, exist_ok=True)
         lock = _lock(out_dir)
         try:

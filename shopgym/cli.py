@@ -125,7 +125,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                                              ("--workers", args.workers != 1), ("--out", args.out),
                                              ("--user-request", args.user_request),
                                              ("--engine", args.engine != "local"),
-                                             ("--ray-address", args.ray_address)) if value]
+                                             ("--ray-address", args.ray_address),
+                                             ("--gpus-per-worker", args.gpus_per_worker),
+                                             ("--gpu-layers", args.gpu_layers)) if value]
         if llm_only:
             raise ValueError(f"{', '.join(llm_only)} apply to --policy llm or teacher, not {args.policy}")
         result = evaluate(args.policy, catalog, args.split, args.episodes, args.seed, progress=not args.json,
@@ -157,11 +159,12 @@ def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
                         trials=args.trials, thoughts=args.policy == "llm" and not args.no_thoughts,
                         user_request=args.user_request)
     key = {"policy": args.policy, "catalog": str(catalog.resolve()) if catalog else None, "split": args.split,
-           "episodes": args.episodes, "seed": args.seed, "model": args.model, **decoding.model_dump()}
+           "episodes": args.episodes, "seed": args.seed, "model": args.model, **decoding.model_dump(),
+           **({"gpu_layers": args.gpu_layers} if args.gpu_layers else {})}
     out = Path(args.out) if args.out else default_run_dir(cache_root(), key)
     return evaluate_llm(args.policy, catalog, args.split, args.episodes, args.seed,
                         Path(args.model) if args.model else None, decoding, out, progress=not args.json,
-                        workers=args.workers, engine=_engine_spec(args))
+                        workers=args.workers, engine=_engine_spec(args), gpu_layers=args.gpu_layers)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -189,7 +192,8 @@ def _generate(args: argparse.Namespace) -> int:
     from shopgym.agents.generate import generate
 
     summary = generate(args.catalog, args.split, args.episodes, args.workers, args.seed, args.model, args.mode,
-                       Path(args.out), critique=args.critique, progress=not args.json, engine=_engine_spec(args))
+                       Path(args.out), critique=args.critique, progress=not args.json, engine=_engine_spec(args),
+                       gpu_layers=args.gpu_layers)
     text = "\n".join(f"{k}: {v}" for k, v in summary.model_dump(mode="json").items())
     _emit(args, summary.model_dump(mode="json"), text)
     return 0
@@ -198,18 +202,29 @@ def _generate(args: argparse.Namespace) -> int:
 def _engine_spec(args: argparse.Namespace):
     from shopgym.agents.runner import EngineSpec
 
-    if args.ray_address and args.engine != "ray":
-        raise ValueError("--ray-address applies to --engine ray; add --engine ray or leave out the address")
-    return EngineSpec(name=args.engine, address=args.ray_address)
+    for flag, value in (("--ray-address", args.ray_address), ("--gpus-per-worker", args.gpus_per_worker)):
+        if value and args.engine != "ray":
+            raise ValueError(f"{flag} applies to --engine ray; add --engine ray or leave out {flag}")
+    if args.engine == "ray" and args.gpu_layers and not args.gpus_per_worker:
+        raise ValueError("--gpu-layers on --engine ray needs --gpus-per-worker: Ray hides GPUs from actors that "
+                         "reserve none")
+    return EngineSpec(name=args.engine, address=args.ray_address, gpus_per_worker=args.gpus_per_worker)
 
 
 def _engine_args(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """Where the episodes run: the engine, its cluster, and the GPUs they use."""
     parser.add_argument("--engine", choices=["local", "ray"], default="local",
                         help=f"{scope}local: worker processes on this machine; ray: actors on a Ray cluster, one model "
                              "each (pip install -e '.[ray]'); the records are the same (default: local)")
     parser.add_argument("--ray-address",
                         help=f"{scope}with --engine ray: a running cluster, host:port, ray://host:port or auto "
                              "(default: $RAY_ADDRESS, else a local Ray instance for the run)")
+    parser.add_argument("--gpus-per-worker", type=number(0, 64), default=0.0,
+                        help=f"{scope}with --engine ray: GPUs each actor reserves, e.g. 0.25 for four actors per GPU "
+                             "(default: 0)")
+    parser.add_argument("--gpu-layers", type=count(-1), default=0,
+                        help=f"{scope}model layers offloaded to a GPU, -1 for all; needs llama.cpp built with CUDA "
+                             "(docs/ray.md) and changes the text, so it is part of the run (default: 0, CPU only)")
 
 
 def _show(args: argparse.Namespace) -> int:

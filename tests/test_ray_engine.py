@@ -165,14 +165,22 @@ def test_engine_input_errors_are_one_line(world_dir: Path, tmp_path: Path) -> No
          SHOPGYM, "--engine apply to --policy llm or teacher"),
         (["generate", "--catalog", str(world_dir), "--episodes", "1", "--out", str(tmp_path / "c"), "--engine", "ray",
           "--ray-address", "somewhere:port"], SHOPGYM, "expected host:port"),
+        (["generate", "--catalog", str(world_dir), "--episodes", "1", "--out", str(tmp_path / "d"),
+          "--gpus-per-worker", "1"], SHOPGYM, "--gpus-per-worker applies to --engine ray"),
+        (["generate", "--catalog", str(world_dir), "--episodes", "1", "--out", str(tmp_path / "e"), "--engine", "ray",
+          "--gpu-layers", "-1"], SHOPGYM, "needs --gpus-per-worker"),
+        (["generate", "--catalog", str(world_dir), "--episodes", "1", "--out", str(tmp_path / "f"), "--engine", "ray",
+          "--gpus-per-worker", "0.5", "--gpu-layers", "-1"], SHOPGYM, "the Ray cluster has 0 GPUs"),
+        (["generate", "--catalog", str(world_dir), "--episodes", "4", "--workers", "64", "--out", str(tmp_path / "g"),
+          "--engine", "ray"], SHOPGYM, "workers of 1 llama.cpp threads need 64"),
     ]
     for argv, prefix, message in cases:
         result = _shopgym(*argv, prefix=prefix)
         assert result.returncode == 2, (argv, result.stderr)
         assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr, \
             result.stderr
-    assert not any((tmp_path / name).exists() for name in "abc")
-    threads = _shopgym("generate", "--catalog", str(world_dir), "--episodes", "1", "--out", str(tmp_path / "d"),
+    assert not any((tmp_path / name).exists() for name in "abcdefg")
+    threads = _shopgym("generate", "--catalog", str(world_dir), "--episodes", "1", "--out", str(tmp_path / "h"),
                        env={"SHOPGYM_THREADS": "many"})
     assert threads.returncode == 2 and "SHOPGYM_THREADS='many'" in threads.stderr and threads.stderr.count("\n") == 1
 
@@ -193,3 +201,56 @@ def test_generate_on_ray_writes_what_the_local_engine_writes(world_dir: Path, tm
         assert on_ray.messages == local.messages and on_ray.reward == local.reward
     manifests = [json.loads((tmp_path / e / "manifest.json").read_text()) for e in ("local", "ray")]
     assert manifests[0]["manifest_extra"] == manifests[1]["manifest_extra"]  # one run, resumable on either engine
+
+
+def test_an_actor_on_a_machine_without_the_world_runs_on_the_shipped_copy(world_dir: Path, tmp_path: Path) -> None:
+    """Another machine, simulated: the driver's world path does not exist for the actor, and its cache is empty."""
+    from shopgym.agents.ray_engine import EpisodeActor
+    from shopgym.envs.shipping import pack_world, world_hash
+
+    tasks = _tasks(world_dir, "train", 2, seed=4)
+    elsewhere = tmp_path / "driver-only" / "world"
+    config = RunConfig(catalog=str(elsewhere), split="train", episodes=2, seed=4)
+    cache = tmp_path / "node-cache"
+    digest = world_hash(world_dir)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             runtime_env={"env_vars": {"SHOPGYM_CACHE": str(cache)}})
+    try:
+        actor = ray.remote(EpisodeActor).remote(heuristic_episode, config, 1, {})
+        world = (str(elsewhere), digest, [ray.put(pack_world(world_dir))])
+        lines = ray.get([actor.run.remote((i, task), world) for i, task in enumerate(tasks)])
+        model = tmp_path / "model.gguf"
+        model.write_bytes(b"a different file at the driver's path")
+        stale = ray.remote(EpisodeActor).remote(heuristic_episode, config, 1, {str(model): "0" * 64})
+        with pytest.raises(ray.exceptions.RayTaskError, match="not the driver's 000000000000: put the same file"):
+            ray.get(stale.run.remote((0, tasks[0]), world))
+    finally:
+        ray.shutdown()
+    (shipped,) = [p for p in (cache / "shipped").iterdir() if p.is_dir()]
+    assert world_hash(shipped) == digest and not elsewhere.exists()
+    local = run(config.model_copy(update={"catalog": str(world_dir)}), tmp_path / "local", heuristic_episode, tasks,
+                EXTRA, progress=False)
+    assert local.episodes_done == 2
+    from shopgym.schema import TrajectoryRecord
+
+    on_ray = [TrajectoryRecord.model_validate_json(line) for _, line, _ in lines]
+    assert _content(on_ray) == _content(read_trajectories(tmp_path / "local"))
+
+
+def test_a_shipped_world_is_unpacked_once_and_checked(world_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    from shopgym.envs.shipping import local_world, pack_world, world_hash
+
+    monkeypatch.setenv("SHOPGYM_CACHE", str(tmp_path / "cache"))
+    digest, packed = world_hash(world_dir), pack_world(world_dir)
+    assert local_world(world_dir, digest, None) == world_dir  # in place: nothing unpacked
+    assert not (tmp_path / "cache").exists()
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError, match="not at .* and was not shipped"):
+        local_world(missing, digest, None)
+    first = local_world(missing, digest, packed)
+    stamp = (first / "catalog.db").stat().st_mtime_ns
+    assert local_world(missing, digest, packed) == first and (first / "catalog.db").stat().st_mtime_ns == stamp
+    assert local_world(missing, digest, None) == first  # already on this machine: no copy needed
+    with pytest.raises(ValueError, match="does not have content hash"):
+        local_world(missing, "0" * 64, packed)
+
