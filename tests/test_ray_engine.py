@@ -151,6 +151,10 @@ def test_an_unreachable_ray_address_fails_in_seconds_naming_it(world_dir: Path, 
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and f"cannot reach a Ray cluster at 127.0.0.1:{port}" in result.stderr
     assert not out.exists()
+    evaluation = _shopgym("evaluate", "--policy", "llm", "--catalog", str(world_dir), "--episodes", "1", "--out",
+                          str(out), "--engine", "ray", "--ray-address", f"127.0.0.1:{port}")
+    assert evaluation.returncode == 2 and f"cannot reach a Ray cluster at 127.0.0.1:{port}" in evaluation.stderr
+    assert not out.exists()
 
 
 def test_engine_input_errors_are_one_line(world_dir: Path, tmp_path: Path) -> None:
