@@ -20,8 +20,12 @@ from shopgym.envs.rl import NEGATIVE, POSITIVE
 from shopgym.schema import ToolCall
 
 from .backends import Backend
-from .checks import (Finding, StatedNeed, answers_in, check_plan, check_report, check_tool_call, feedback,
-                     money, parse_request, search_arguments, verdict)
+from .call_checks import check_tool_call
+from .findings import Finding, feedback, verdict
+from .plan_checks import check_plan
+from .report_checks import check_report
+from .request_parsing import StatedNeed, answers_in, parse_request, search_arguments
+from .text_helpers import money
 
 CAPS = {"plan": 2, "toolcall": 2, "report": 3}
 
