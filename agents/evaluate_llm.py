@@ -18,7 +18,8 @@ from shopgym.schema import TrajectoryRecord
 from .backends import embedded_model_path
 from .evaluate import EpisodeResult, Evaluation, absent_parts, summarize
 from .generate import Decoding, generate
-from .runner import EngineSpec, read_trajectories
+from .run_folder import read_trajectories
+from .runner import EngineSpec
 
 LLM_POLICIES = {"llm": "single", "teacher": "supervised"}
 

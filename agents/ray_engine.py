@@ -26,7 +26,8 @@ from typing import Any
 from shopgym.envs.shipping import local_world, pack_world, world_folder, world_hash
 
 from .backends import THREADS_VARIABLE, file_sha256, threads_per_worker
-from .runner import EpisodeFailed, EpisodeFn, RunConfig, RunError, episode_line, init_worker
+from .run_folder import RunError
+from .runner import EpisodeFailed, EpisodeFn, RunConfig, episode_line, init_worker
 
 #: how many times one episode may lose its actor before the run stops
 MAX_ATTEMPTS = 3

@@ -21,7 +21,8 @@ from pathlib import Path
 from shopgym.agents import generate as generate_module
 from shopgym.agents.generate import generate
 from shopgym.agents.ray_engine import import_ray
-from shopgym.agents.runner import EngineSpec, read_trajectories
+from shopgym.agents.run_folder import read_trajectories
+from shopgym.agents.runner import EngineSpec
 
 OUT = Path(__file__).parent / "out"
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from shopgym.agents.generate import generate
-from shopgym.agents.runner import read_trajectories
+from shopgym.agents.run_folder import read_trajectories
 
 OUT = Path(__file__).parent / "out"
 

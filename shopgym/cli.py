@@ -228,7 +228,7 @@ def _engine_args(parser: argparse.ArgumentParser, scope: str = "") -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from shopgym.agents.runner import read_trajectories
+    from shopgym.agents.run_folder import read_trajectories
     from shopgym.agents.trajectory_html import trajectories_html
 
     records = read_trajectories(Path(args.run_dir) / "trajectories.jsonl")
@@ -245,7 +245,7 @@ def _distill(args: argparse.Namespace) -> int:
 
     import shopgym.format as fmt
     from shopgym.agents.backends import embedded_model_path
-    from shopgym.agents.runner import read_trajectories
+    from shopgym.agents.run_folder import read_trajectories
     from shopgym.chat_template import ChatTemplate
     from shopgym.distill import filters as F
     from shopgym.distill.dataset import distill

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import shopgym.format as fmt
-from shopgym.agents.runner import read_trajectories
+from shopgym.agents.run_folder import read_trajectories
 from shopgym.cli import main
 from shopgym.distill.internalize import internalize
 

@@ -18,7 +18,8 @@ import test_runner
 from processes import SHOPGYM
 from test_runner import TESTS, _lines, _tasks, heuristic_episode
 
-from shopgym.agents.runner import TRAJECTORIES, EngineSpec, EpisodeFailed, RunConfig, read_trajectories, run
+from shopgym.agents.run_folder import TRAJECTORIES, read_trajectories
+from shopgym.agents.runner import EngineSpec, EpisodeFailed, RunConfig, run
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 RAY = EngineSpec(name="ray")

@@ -17,9 +17,10 @@ import pytest
 
 from shopgym.agents.baselines import HeuristicResearcher
 from shopgym.agents.evaluate import distinct_tasks, run_episode
-from shopgym.agents.runner import (
-    TRAJECTORIES, CorruptTrajectories, EpisodeFailed, RunConfig, RunConfigChanged, RunLocked, read_trajectories, run,
+from shopgym.agents.run_folder import (
+    TRAJECTORIES, CorruptTrajectories, RunConfigChanged, RunLocked, read_trajectories,
 )
+from shopgym.agents.runner import EpisodeFailed, RunConfig, run
 from shopgym.envs import ProductResearchEnv
 from shopgym.envs.recorder import RecordEpisode
 from shopgym.schema import TrajectoryRecord
