@@ -37,6 +37,7 @@ INSTALL_HINT = "pip install 'shopgym[ray]' (in a clone: pip install -e '.[ray]')
 
 
 def import_ray() -> Any:
+    """The `ray` module, or a one-line error saying how to install it."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline by default: no usage report leaves the machine
     try:
         import ray

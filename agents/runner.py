@@ -60,7 +60,8 @@ class EngineSpec(BaseModel):
     name: Literal["local", "ray"] = "local"
     #: ray only: a running cluster (`host:port`, `ray://host:port` or `auto`); None starts one for the run
     address: str | None = None
-    #: ray only: GPUs each actor reserves (0.25: four actors share a GPU); Ray hides GPUs from actors without
+    #: ray only: GPUs each actor reserves (0.25: four actors share a GPU); Ray hides GPUs from actors that
+    #: reserve none
     gpus_per_worker: float = Field(default=0.0, ge=0.0)
 
     @model_validator(mode="after")
@@ -92,7 +93,8 @@ EpisodeFn = Callable[[RunConfig, int, str], TrajectoryRecord]
 
 
 class EpisodeFailed(RuntimeError):
-    """`episode_fn` raised or returned something that is not a record of its episode."""
+    """`episode_fn` raised or returned something that is not a record of its episode (or, on Ray, its actor
+    died too often)."""
 
 
 # ---------------------------------------------------------------- episodes

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopgym import format as fmt
-from shopgym.agents.constrained import JsonArgs, call_checker, split_turn
+from shopgym.agents.constrained import call_checker, split_turn
+from shopgym.agents.json_shapes import JsonArgs
 from shopgym.envs import ProductResearchEnv, parse_action, tool_schemas
 from shopgym.envs.tools import TOOLS
 
