@@ -13,10 +13,13 @@ import sqlite3
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from shopgym import __version__
 from shopgym.cli_args import count, number, one_line, spec_filter
+
+if TYPE_CHECKING:
+    from shopgym.agents.runner import EngineSpec
 
 MAX_DOLLARS = 1e7  # the env's price bound (envs.tools.MAX_DOLLARS), kept here so the parser imports nothing heavy
 
@@ -199,7 +202,8 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine_spec(args: argparse.Namespace):
+def _engine_spec(args: argparse.Namespace) -> EngineSpec:
+    """The engine the options name, refusing Ray options without `--engine ray`."""
     from shopgym.agents.runner import EngineSpec
 
     for flag, value in (("--ray-address", args.ray_address), ("--gpus-per-worker", args.gpus_per_worker)):

@@ -21,6 +21,7 @@ from test_runner import TESTS, _lines, _tasks, heuristic_episode
 from shopgym.agents.run_folder import TRAJECTORIES, read_trajectories
 from shopgym.agents.runner import EngineSpec, EpisodeFailed, RunConfig, run
 
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # as the engine does: nothing leaves the machine
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 RAY = EngineSpec(name="ray")
 EXTRA = {"catalog_hash": "c0ffee"}
