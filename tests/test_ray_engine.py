@@ -59,7 +59,7 @@ def test_ray_writes_the_local_records_and_a_killed_actor_loses_nothing(world_dir
     killer.start()
     summary = run(config, tmp_path / "ray", heuristic_episode, tasks, EXTRA, progress=False, engine=RAY)
     killer.join()
-    local = run(config, tmp_path / "local", heuristic_episode, tasks, EXTRA, progress=False)
+    run(config, tmp_path / "local", heuristic_episode, tasks, EXTRA, progress=False)
 
     assert killed and killed[0] != os.getpid()
     assert (summary.engine, summary.episodes_done, summary.workers) == ("ray", 6, 2)
