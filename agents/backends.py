@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -63,8 +64,15 @@ def embedded_model_path() -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    """A model or adapter file's identity, as run manifests record it."""
-    with path.open("rb") as handle:
+    """A model or adapter file's identity, as run manifests record it (read once per process while the file's
+    size and modification time stay the same: a GGUF may be gigabytes)."""
+    status = path.stat()
+    return _sha256_of(str(path.resolve()), status.st_size, status.st_mtime_ns)
+
+
+@cache
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 

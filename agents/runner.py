@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shopgym.schema import TrajectoryRecord
 
-from .run_folder import (MANIFEST, TRAJECTORIES, RunError, check_manifest, fsync_dir, lock_folder, new_manifest, scan,
-                         write_atomic)
+from .run_folder import (MANIFEST, TRAJECTORIES, CorruptTrajectories, RunError, check_manifest, fsync_dir,
+                         lock_folder, new_manifest, scan, write_atomic)
 
 #: `timings` keys read as generated tokens (first present wins), for tokens/s
 TOKEN_KEYS = ("tokens", "generated_tokens", "tokens_generated")
@@ -227,8 +227,8 @@ def run(config: RunConfig, out_dir: Path, episode_fn: EpisodeFn, tasks: list[str
                         fsync_dir(out_dir)
                     for episode, line, episode_tokens in pool.results(config, episode_fn, todo, workers) if todo \
                             else ():
-                        if episode in done:  # an engine that ran an episode twice (a retry): written once
-                            continue
+                        if episode in done:  # cannot happen: each engine yields each index of todo once
+                            raise CorruptTrajectories(f"episode {episode} finished twice; refusing to write it again")
                         out.write(line)
                         out.flush()
                         os.fsync(out.fileno())

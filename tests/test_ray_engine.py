@@ -29,7 +29,11 @@ EXTRA = {"catalog_hash": "c0ffee"}
 
 @pytest.fixture(autouse=True)
 def _episodes_by_value():
-    """Ray workers cannot import the tests folder: ship the test episode function by value."""
+    """Ray workers cannot import the tests folder: ship the test episode function by value, without the envs an
+    earlier test in this process cached in its module (they hold SQLite connections, which do not pickle)."""
+    for env in test_runner._ENVS.values():
+        env.close()
+    test_runner._ENVS.clear()
     ray.cloudpickle.register_pickle_by_value(test_runner)
     yield
     ray.cloudpickle.unregister_pickle_by_value(test_runner)
