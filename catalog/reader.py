@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import cached_property
 from pathlib import Path
 
 from .models import (PRODUCT_SECTIONS, CatalogStats, CategoryInfo, HistoryEvent, Page, PageHit, Product,
@@ -85,19 +86,29 @@ class CatalogReader:
     def content_hash(self) -> str:
         return self.meta["content_hash"]
 
-    def categories(self) -> list[CategoryInfo]:
+    @cached_property
+    def _categories(self) -> tuple[CategoryInfo, ...]:
+        """Read once: the catalog is opened read-only, so its categories cannot change under the reader."""
         rows = self.conn.execute("SELECT id, name, department, noun, schema_json, aspects_json FROM categories ORDER BY id")
-        return [CategoryInfo(id=r[0], name=r[1], department=r[2], noun=r[3], attributes=json.loads(r[4]),
-                             aspects=json.loads(r[5])) for r in rows]
+        return tuple(CategoryInfo(id=r[0], name=r[1], department=r[2], noun=r[3], attributes=json.loads(r[4]),
+                                  aspects=json.loads(r[5])) for r in rows)
+
+    @cached_property
+    def _spec_names(self) -> dict[str, tuple[str, ...]]:
+        return {c.id: tuple(sorted({a["name"] for a in c.attributes})) for c in self._categories}
+
+    def categories(self) -> list[CategoryInfo]:
+        """Every category with its public schema. The records are shared between calls (read once; copying
+        them cost more than an env step): treat them as read-only."""
+        return list(self._categories)
 
     def spec_names(self, category: str | None = None) -> list[str]:
         """Spec names of one category (all categories when None); unknown category raises NotFound."""
-        infos = self.categories()
-        if category is not None:
-            infos = [c for c in infos if c.id == category]
-            if not infos:
-                raise NotFound(f"no category {category!r}")
-        return sorted({a["name"] for c in infos for a in c.attributes})
+        if category is None:
+            return sorted({name for names in self._spec_names.values() for name in names})
+        if category not in self._spec_names:
+            raise NotFound(f"no category {category!r}")
+        return list(self._spec_names[category])
 
     def get_product(self, product_id: str, sections: list[str] | None = None) -> Product:
         """A product with the chosen sections (all by default: overview, specs, description, variants)."""

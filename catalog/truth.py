@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,27 @@ from .taxonomy import CATEGORY_BY_ID, Category
 from .utility import CategoryTable
 
 CACHED_TASKS = 4  # task truths kept in memory (every category table is kept once loaded: they are compact)
+CACHED_SENTIMENTS = 64  # products whose labelled aspect sentiments are kept (a report's claims revisit a few)
+
+
+class Utilities(Mapping[str, float]):
+    """Product id -> utility for every product of a category, read from the task's utility column (a dict
+    built per task cost more than grading the episode at 100k products)."""
+
+    def __init__(self, positions: dict[str, int], values: np.ndarray) -> None:
+        self._positions, self._values = positions, values.tolist()
+
+    def __getitem__(self, product_id: str) -> float:
+        return self._values[self._positions[product_id]]
+
+    def __contains__(self, product_id: object) -> bool:
+        return product_id in self._positions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
 
 
 @dataclass(frozen=True)
@@ -28,7 +50,7 @@ class TaskTruth:
     kind: str
     truth_source: str
     need: Need
-    utilities: dict[str, float]  # product id -> utility, for every product of the category
+    utilities: Mapping[str, float]  # product id -> utility, for every product of the category
     fitting: frozenset[str]
     canary: str = field(repr=False)
     ideal: tuple[str, ...] = field(default=(), repr=False)  # fitting ids by utility, best first
@@ -56,6 +78,7 @@ class TruthReader:
         self.conn = sqlite3.connect(f"file:{Path(catalog_dir) / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
         self._tables: dict[str, CategoryTable] = {}
         self._tasks: OrderedDict[str, TaskTruth] = OrderedDict()
+        self._sentiments: OrderedDict[str, dict[str, float]] = OrderedDict()  # product -> aspect -> mean
 
     def close(self) -> None:
         self.conn.close()
@@ -92,7 +115,7 @@ class TruthReader:
             best_first = fitting[np.lexsort((ids[fitting], -utilities[fitting]))]
             self._tasks[task_id] = TaskTruth(
                 task_id=task_id, kind=row[0], truth_source=row[3], need=need,
-                utilities=dict(zip(table.ids, utilities.tolist())), fitting=frozenset(ids[fitting].tolist()),
+                utilities=Utilities(table.positions(), utilities), fitting=frozenset(ids[fitting].tolist()),
                 canary=row[2] or "", ideal=tuple(ids[best_first].tolist()))
             if len(self._tasks) > CACHED_TASKS:
                 self._tasks.popitem(last=False)
@@ -100,11 +123,18 @@ class TruthReader:
 
     def review_sentiment(self, product_id: str, aspect: str) -> float | None:
         """Mean labelled sentiment (-1..1) of an aspect over a product's genuine reviews; None if unlabelled."""
-        rows = self.conn.execute(
-            "SELECT l.sentiments_json FROM hidden_review_labels l JOIN reviews r ON r.id = l.review_id "
-            "WHERE r.product_id = ? AND l.fake = 0", (product_id,)).fetchall()
-        signs = [json.loads(s)[aspect] for (s,) in rows if aspect in json.loads(s)]
-        return float(np.mean(signs)) if signs else None
+        if product_id not in self._sentiments:
+            rows = self.conn.execute(
+                "SELECT l.sentiments_json FROM hidden_review_labels l JOIN reviews r ON r.id = l.review_id "
+                "WHERE r.product_id = ? AND l.fake = 0", (product_id,)).fetchall()
+            signs: dict[str, list[float]] = {}
+            for (labels,) in rows:
+                for name, sign in json.loads(labels).items():
+                    signs.setdefault(name, []).append(sign)
+            self._sentiments[product_id] = {name: float(np.mean(values)) for name, values in signs.items()}
+            if len(self._sentiments) > CACHED_SENTIMENTS:
+                self._sentiments.popitem(last=False)
+        return self._sentiments[product_id].get(aspect)
 
     def true_specs(self, product_id: str) -> dict | None:
         """A product's real specs: the listing's, corrected where the listing misstates one."""

@@ -39,6 +39,7 @@ class CategoryTable:
     columns: dict[str, np.ndarray] = field(repr=False)  # spec -> values; floats (NaN: absent) for numeric specs
     _brand_column: np.ndarray | None = field(default=None, repr=False)
     _id_array: np.ndarray | None = field(default=None, repr=False)
+    _positions: dict[str, int] | None = field(default=None, repr=False)
 
     @classmethod
     def from_rows(cls, category: Category, rows: list[tuple[str, str, int, float, dict, dict]]) -> CategoryTable:
@@ -63,6 +64,12 @@ class CategoryTable:
         if self._id_array is None:
             self._id_array = np.array(self.ids, dtype=str)
         return self._id_array
+
+    def positions(self) -> dict[str, int]:
+        """Product id -> row (cached)."""
+        if self._positions is None:
+            self._positions = {pid: i for i, pid in enumerate(self.ids)}
+        return self._positions
 
     def spec_of(self, index: int) -> dict[str, SpecValue]:
         """One product's specs as a dict (numeric specs with no decimals as int)."""

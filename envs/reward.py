@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +39,7 @@ class ProductFacts:
     page_states: Callable[[str], frozenset[tuple[str, str]]]  # page -> {(product, field)} it states
 
 
-def scaled_gains(utilities: dict[str, float], fitting: frozenset[str]) -> dict[str, float]:
+def scaled_gains(utilities: Mapping[str, float], fitting: frozenset[str]) -> dict[str, float]:
     """Gains in [0, 1] within the task's fitting products: each one's utility percentile among them (the
     worst fit gains 0, the best 1, ties share their mean), so a random fitting triple scores about 0.5."""
     ids = sorted(fitting)

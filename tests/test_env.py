@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import gymnasium as gym
@@ -20,6 +21,7 @@ from shopgym.agents.evaluate import run_episode
 from shopgym.catalog.store import content_hash
 from shopgym.envs import TOOL_NAMES, ProductResearchEnv
 from shopgym.envs.recorder import RecordEpisode, replay
+from shopgym.envs.result import StepResult
 from shopgym.schema import TrajectoryRecord
 
 INJECTIONS = ["'; DROP TABLE products; --", "\" OR 1=1 --", "title:*", "NEAR(a b)", "*", "\x00", "AND OR NOT",
@@ -271,3 +273,12 @@ def test_a_failed_step_names_what_kind_of_error_it_was(env: ProductResearchEnv) 
         text, result = _step_result(env, action)
         assert text.startswith("Error:") and not result["ok"] and result["error_kind"] == kind, (kind, text)
         assert result["listed"] == [] and result["total"] is None
+
+
+def test_step_result_as_dict_holds_every_field_and_copies_its_lists() -> None:
+    result = StepResult(tool="read_reviews")
+    result.saw(listed=["P1"], inspected=["P1"], reviews=["R1", "R2"], pages=["W1"], total=4)
+    plain = result.as_dict()
+    assert plain == asdict(result)
+    plain["listed"].append("P2")
+    assert result.listed == ["P1"]
