@@ -43,6 +43,7 @@ class Evaluation(BaseModel):
     pass_k: float  # share of tasks where every one of the `trials` runs succeeds
     flip_rate: float = 0.0  # share of tasks whose success differs between trials (the noise floor)
     call_validity: float | None = None  # share of an LLM's tool calls the call checker accepts
+    rejected_causes: dict[str, int] = {}  # grammar off: refused calls by cause (agents.call_rejection.CAUSES)
     details: dict[str, str] = {}  # model, adapter, mode, grammar: what a reader needs to reproduce it
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import shopgym.format as fmt
@@ -54,6 +55,7 @@ def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, s
         env.close()
     calls = [r.extra.get("call_validity", {"valid": 0, "total": 0}) for r in records]
     total = sum(c["total"] for c in calls)
+    causes = Counter(turn["cause"] for r in records for turn in r.extra.get("rejected_calls", []))
     details = {"mode": LLM_POLICIES[policy], "model": (model or embedded_model_path()).name,
                "adapter": decoding.adapter or "none", "grammar": "on" if decoding.grammar else "off",
                "thoughts": "on" if decoding.thoughts else "off", "run": str(out),
@@ -61,4 +63,4 @@ def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, s
     return summarize(policy, split, records[0].catalog_hash, [episode_result(r) for r in records],
                      absent_parts(observable), trials=decoding.trials, temperature=decoding.temperature,
                      call_validity=round(sum(c["valid"] for c in calls) / total, 4) if total else None,
-                     details=details)
+                     rejected_causes=dict(causes.most_common()), details=details)

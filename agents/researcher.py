@@ -10,10 +10,12 @@ import shopgym.format as fmt
 from shopgym.schema import Message, ToolCall
 
 from .backends import Backend, Completion
+from .call_rejection import rejection
 from .constrained import call_checker, split_turn
 
 PLAN_PROMPT = "First write a short plan (3 steps at most) for researching this request. Do not call a tool yet."
 EXECUTE_PROMPT = "Now carry out the plan: one tool call per turn, then submit the report."
+REJECTED_TEXT = 1000  # characters of a refused turn a record keeps
 
 
 def plan_request() -> Message:
@@ -42,6 +44,7 @@ class ResearchAgent:
         self.grammar = grammar  # off: decode freely, then hold the text to the same checker (validity counted)
         self.thoughts = thoughts  # a line of reasoning may open a call turn, as in distilled training text
         self.calls = {"valid": 0, "total": 0}
+        self.rejected: list[dict] = []  # grammar off: each refused turn, its cause and where it broke
         self.tokens = {"sampled": 0, "forced": 0, "evaluated": 0, "reused": 0, "appended": 0}
         self._last_prompt = 0
 
@@ -86,7 +89,10 @@ class ResearchAgent:
         self.calls["total"] += 1
         if not self.grammar:
             text = text.strip()
-            if not (checker.feed_text(text) and checker.complete):
+            rejected = rejection(checker, text)
+            if rejected is not None:
+                self.rejected.append({"call": self.calls["total"], "report": tools == ("submit_report",),
+                                      **rejected.model_dump(), "text": text[:REJECTED_TEXT]})
                 return None
         thought, call = split_turn(text)
         if not call:

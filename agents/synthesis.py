@@ -215,6 +215,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                "intent_accuracy": accuracy, "draft_rewards": draft_rewards, "adopted_corrections": flags,
                "split": task.split, "shopper_id": task.shopper_id,
                "followed_injection": followed_injection, "call_validity": researcher.calls,
+               "rejected_calls": researcher.rejected,
                "grammar": grammar, "temperature": temperature, "thoughts": thoughts,
                "authorship": authorship(episode.record, user_request)},
     )

@@ -14,7 +14,7 @@ body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222
 .turn{margin:.4em 0;padding:.5em .8em;border-radius:6px;white-space:pre-wrap;font-size:.9em}
 .user{background:#eef5ff}.researcher{background:#f3f3f3}.supervisor{background:#fff4e0}.env{background:#f0fff0}
 .draft{opacity:.6;border-left:4px solid #c00}.tag{font-weight:600;font-size:.8em;color:#555}
-table{border-collapse:collapse}td{padding:.15em .6em;border-bottom:1px solid #eee;font-size:.85em}
+mark{background:#fbb}table{border-collapse:collapse}td{padding:.15em .6em;border-bottom:1px solid #eee;font-size:.85em}
 """
 
 
@@ -33,6 +33,16 @@ def _turn(message: Message) -> str:
     return f'<div class="{css}"><div class="tag">{html.escape(" · ".join(tags))}</div>{html.escape(body)}</div>'
 
 
+def _rejected(turn: dict) -> str:
+    """A freely decoded turn the checker refused: the text up to the break, the refused character marked."""
+    text, at = turn["text"], turn["at"]
+    shown = (html.escape(text[:at]) + f'<mark>{html.escape(text[at:at + 1]) or "(end)"}</mark>'
+             + html.escape(text[at + 1:]))
+    what = "report" if turn["report"] else "call"
+    tag = f"researcher · refused {what} (call {turn['call']}): {turn['cause']} at character {at}"
+    return f'<div class="turn researcher draft"><div class="tag">{html.escape(tag)}</div>{shown}</div>'
+
+
 def episode_html(record: TrajectoryRecord) -> str:
     parts = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.3f}</td></tr>" for k, v in record.reward_parts.items())
     drafts = ", ".join(f"{r:.3f}" for r in record.extra.get("draft_rewards", [])) or "none"
@@ -40,7 +50,8 @@ def episode_html(record: TrajectoryRecord) -> str:
             f"(seed {record.seed}, {html.escape(str(record.extra.get('mode', '')))})</h2>"
             f"<p>Reward <b>{record.reward:.3f}</b> · draft rewards by round: {drafts} · "
             f"intent accuracy: {record.extra.get('intent_accuracy')}</p><table>{parts}</table>")
-    return f'<div class="ep">{head}{"".join(_turn(m) for m in record.messages)}</div>'
+    rejected = "".join(_rejected(turn) for turn in record.extra.get("rejected_calls", []))
+    return f'<div class="ep">{head}{"".join(_turn(m) for m in record.messages)}{rejected}</div>'
 
 
 def trajectories_html(records: Sequence[TrajectoryRecord], title: str = "shopgym trajectories") -> str:

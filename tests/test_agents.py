@@ -11,6 +11,7 @@ from shopgym.agents.backends import ScriptedBackend
 from shopgym.agents.researcher import PLAN_PROMPT, ResearchAgent, plan_request
 from shopgym.agents.supervisor import CAPS, State, Supervisor
 from shopgym.agents.synthesis import run_episode
+from shopgym.agents.trajectory_html import trajectories_html
 from shopgym.agents.user_agent import UserAgent, intent_accuracy
 from shopgym.envs import ProductResearchEnv
 
@@ -70,6 +71,25 @@ def test_research_agent_plans_and_acts(envs) -> None:
     turn = reasoning.act([], retrieved=[], seed=0)  # held to the checker (grammar off), which lets reasoning open it
     assert turn.content == "I start broad." and turn.tool_call.tool == "search_web"
     assert agent.tokens["sampled"] > 0
+
+
+def test_free_decoding_records_each_refused_turn_with_its_cause(envs) -> None:
+    env, _ = envs
+    task = _train_task(env)
+    category = env.tasks[task].category
+    bad_spec = json.dumps({"tool": "search_products", "arguments": {"category": category, "spec_min": {"warp": 9}}})
+    backend = ScriptedBackend({"researcher": ["1. Search.", f"I filter on warp speed.\n{bad_spec}", "x" * 700]})
+    record = run_episode(env, backend, task, seed=3, mode="single", grammar=False, thoughts=True,
+                         user_request=False)
+    refused = record.extra["rejected_calls"]
+    assert [(r["call"], r["report"], r["cause"]) for r in refused] == [(1, False, "arguments"),
+                                                                        (2, True, "thought_too_long")]
+    text, at = refused[0]["text"], refused[0]["at"]
+    assert text.endswith(bad_spec) and text.index('{"warp"') < at <= text.index('": 9')  # in the unknown spec name
+    assert refused[0]["excerpt"] == text[at - 80:at + 1]
+    assert record.extra["call_validity"] == {"valid": 0, "total": 2} and record.reward == 0.0
+    page = trajectories_html([record])
+    assert "refused call (call 1): arguments" in page and f"<mark>{text[at]}</mark>" in page
 
 
 def test_supervisor_state_machine_transitions(envs) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 import shopgym.format as fmt
 from processes import SHOPGYM, kill_when
+from shopgym.agents.call_rejection import CAUSES
 from shopgym.cli import main
 from shopgym.schema import Message, ToolCall
 
@@ -70,6 +71,15 @@ def test_evaluate_llm_resumes_its_run_and_compare_tables_it(world_dir: Path, tmp
     base = _json_out(capsys, run)  # the killed run resumes: its one episode, once
     assert len(base["episodes"]) == 1 and base["details"]["adapter"] == "none" and base["call_validity"] is not None
     assert _json_out(capsys, run)["episodes"] == base["episodes"]  # resumed: nothing ran again
+    assert base["rejected_causes"] == {}  # the grammar refuses nothing: it never lets a bad turn be written
+    free = ["evaluate", "--policy", "llm", *common, "--no-grammar", "--out", str(tmp_path / "free")]
+    unguided = _json_out(capsys, [*free, "--json"])  # the base model alone writes no valid call (validity 0 measured)
+    records = [json.loads(line) for line in (tmp_path / "free" / "trajectories.jsonl").read_text().splitlines()]
+    refused = [turn["cause"] for r in records for turn in r["extra"]["rejected_calls"]]
+    assert unguided["call_validity"] < 1 and refused and set(refused) <= set(CAUSES)
+    assert unguided["rejected_causes"] == {cause: refused.count(cause) for cause in set(refused)}
+    assert main(free) == 0  # resumed, in words
+    assert "refused calls by cause: " in capsys.readouterr().out
     assert len((tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()) == 1
     _json_out(capsys, ["evaluate", "--policy", "heuristic", *common, "--save", str(tmp_path / "heuristic.json"),
                        "--json"])

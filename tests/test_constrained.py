@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopgym import format as fmt
+from shopgym.agents.call_rejection import CAUSES, rejection
 from shopgym.agents.constrained import call_checker, split_turn
 from shopgym.agents.json_shapes import JsonArgs
 from shopgym.envs import ProductResearchEnv, parse_action, tool_schemas
@@ -312,3 +313,29 @@ def test_no_step_leads_into_a_dead_end() -> None:
     closing = call_checker(SCHEMAS)
     assert _drive(closing, '{"tool": "search_web", "arguments": {"query": "x"}')
     assert not closing.accepts("\n}") and closing.accepts("}")  # one line, so the turn splits where it should
+
+
+def test_a_refused_free_turn_says_why_and_where_it_broke() -> None:
+    checker = call_checker(SCHEMAS, ids=["P-1"], values={"category": ["vacuums"]}, thought_chars=20,
+                           specs=VACUUM_SPECS)
+    good = 'I search.\n{"tool": "view_product", "arguments": {"product_id": "P-1"}}'
+    assert rejection(checker, good) is None and checker.text == ""  # the checker itself is left unchanged
+    cases = {
+        "": ("no_call", 0),
+        "I will search for the best one.": ("thought_too_long", 20),
+        "Just thinking": ("no_call", 13),
+        'Go.\n{"tool":"view_product"}': ("call_format", 12),
+        'Go.\n{"tool": "buy_now", "arguments": {}}': ("tool_not_offered", 14),
+        'Go.\n{"tool": "view_product", "arguments": {"product_id": "P-2"}}': ("arguments", 60),
+        'Go.\n{"tool": "search_products", "arguments": {"category": "vacuums", "spec_min": {"weight": 3}}}':
+            ("arguments", 83),
+        'Go.\n{"tool": "view_product", "arguments": {"product_id": "P-1"': ("unfinished", 62),
+        'Go.\n{"tool": "view_product", "arguments": {"product_id": "P-1"}} done': ("text_after_call", 64),
+    }
+    for text, (cause, at) in cases.items():
+        refused = rejection(checker, text)
+        assert (refused.cause, refused.at) == (cause, at), text
+        assert refused.excerpt.endswith(text[at:at + 1]) and refused.cause in CAUSES
+    report_only = call_checker([s for s in SCHEMAS if s["name"] == "submit_report"], ids=["P-1"])
+    assert rejection(report_only, '{"tool": "view_product", "arguments": {"product_id": "P-1"}}').cause == \
+        "tool_not_offered"
