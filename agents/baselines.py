@@ -9,15 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from shopgym.envs import TOOL_NAMES, ProductResearchEnv
+from shopgym.envs import TOOL_NAMES, ProductResearchEnv, aspect_sentiment
 from shopgym.envs.request import RequestedNeed
-
-POSITIVE = {"excellent", "great", "superb", "fantastic", "impressive", "outstanding", "good", "solid", "top-notch",
-            "happy", "love", "amazing", "perfect", "nice", "better"}
-NEGATIVE = {"poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar", "frustrating",
-            "worse", "sadly", "regret", "returning", "broke", "stopped"}
-NEGATORS = {"not", "never", "no"}
-
 
 class Policy(Protocol):
     """Drives one episode: `actions` yields tool calls, receiving each observation text in turn."""
@@ -27,23 +20,6 @@ class Policy(Protocol):
 
 def call(tool: str, **arguments: Any) -> dict:
     return {"tool": tool, "arguments": arguments}
-
-
-def sentiment(text: str) -> int:
-    """Lexicon sentiment of a text; a negator ("not", "never", "no") flips the word after it."""
-    words = re.findall(r"[a-z\-]+", text.lower())
-    score = 0
-    for i, word in enumerate(words):
-        sign = (word in POSITIVE) - (word in NEGATIVE)
-        score += -sign if i and words[i - 1] in NEGATORS else sign
-    return score
-
-
-def aspect_sentiment(text: str, keywords: list[str]) -> int:
-    """The sign of what a review says about one aspect: only the clauses that name it count."""
-    clauses = re.split(r"[.!?;,:]|\bbut\b|\balthough\b|\bwhile\b", text.lower())
-    score = sum(sentiment(c) for c in clauses if any(k in c for k in keywords))
-    return int(np.sign(score))
 
 
 def product_lines(text: str) -> list[tuple[str, int | None]]:

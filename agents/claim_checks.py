@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Sequence
 from typing import Any
 
+from shopgym.envs import aspect_sentiment
 from shopgym.envs.report import Report
 
 from .episode_view import View
 from .findings import Finding
 from .request_parsing import aspects_of
 from .text_helpers import as_bool, first_number, id_list, money
-
-_POSITIVE = {"excellent", "great", "superb", "fantastic", "impressive", "outstanding", "good", "solid", "top-notch",
-             "happy", "love", "amazing", "perfect", "nice"}
-_NEGATIVE = {"poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar", "frustrating",
-             "worse", "sadly", "regret", "broke", "stopped", "not"}
-
-
-def _aspect_sentiment(text: str, keywords: Sequence[str]) -> int:
-    """Net sentiment of the sentences of a review that name the aspect (0 when none does)."""
-    score = 0
-    for sentence in re.split(r"(?<=[.!?:])\s+", text.lower()):
-        if any(k.lower() in sentence for k in keywords):
-            words = re.findall(r"[a-z\-]+", sentence)
-            score += sum((w in _POSITIVE) - (w in _NEGATIVE) for w in words)
-    return score
-
 
 def claim_value_ok(field_name: str, value: str, product: Any) -> tuple[bool, str]:
     """(whether a price/spec claim matches the catalog, the catalog's value as text)."""
@@ -136,7 +119,7 @@ def _check_aspect_claim(view: View, claim: Any, product: Any, number: int, tag: 
     source = claim.source.strip()
     if source in view.reviews_read and aspect in aspects:
         a = aspects[aspect]
-        sign = _aspect_sentiment(view.reviews_read[source][1], [a["label"], *a["keywords"]])
+        sign = aspect_sentiment(view.reviews_read[source][1], [a["label"], *a["keywords"]])
         if sign and (sign > 0) != (value == "good"):
             return [Finding(check="aspect_claim_unsupported", severity="warning", subject=source,
                             message=f"{tag}: review {source} speaks {'well' if sign > 0 else 'badly'} of "

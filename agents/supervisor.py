@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 import shopgym.format as fmt
-from shopgym.envs.rl import NEGATIVE, POSITIVE
+from shopgym.envs import sentiment
 from shopgym.schema import ToolCall
 
 from .backends import Backend
@@ -216,8 +216,7 @@ def review_verdicts(transcript: Sequence[tuple[ToolCall, str]]) -> dict[tuple[st
         if call.tool != "read_reviews" or not aspect:
             continue
         lines = [line for line in text.splitlines() if line.startswith("- ")]
-        signs = {(sum(w in line.lower() for w in POSITIVE) > sum(w in line.lower() for w in NEGATIVE)) * 2 - 1
-                 for line in lines}
+        signs = {1 if sentiment(line) > 0 else -1 for line in lines}
         if lines and len(signs) == 1:
             out[(call.arguments["product_id"], aspect)] = (signs.pop(), lines[0][2:].split(" |")[0])
     return out

@@ -8,6 +8,7 @@ from gymnasium.envs.registration import register, registry
 
 from .env import ENV_ID, ENV_VERSION, ActionError, ProductResearchEnv, parse_action
 from .report import Claim, Recommendation, Report
+from .sentiment import aspect_sentiment, sentiment
 from .tools import TOOL_NAMES, tool_schemas
 from .user import ScriptedUser, UserSimulator
 
@@ -16,5 +17,5 @@ if ENV_ID not in registry:
 
 __all__ = [
     "ENV_ID", "ENV_VERSION", "TOOL_NAMES", "ActionError", "Claim", "ProductResearchEnv", "Recommendation", "Report",
-    "ScriptedUser", "UserSimulator", "parse_action", "tool_schemas",
+    "ScriptedUser", "UserSimulator", "aspect_sentiment", "parse_action", "sentiment", "tool_schemas",
 ]

@@ -16,10 +16,9 @@ from gymnasium import spaces
 
 from .env import ProductResearchEnv
 from .request import RequestedNeed
+from .sentiment import sentiment
 
 SLOTS = 5  # candidate products the menu can act on
-POSITIVE = ("excellent", "great", "superb", "fantastic", "impressive", "outstanding", "good", "solid", "top-notch")
-NEGATIVE = ("poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar", "frustrating", "worse")
 MENU = (["search_filtered", "search_plain", "ask_user"] + [f"view_{k}" for k in range(SLOTS)]
         + [f"reviews_{k}" for k in range(SLOTS)] + ["submit_best", "submit_first", "submit_nothing_fits"])
 
@@ -28,9 +27,7 @@ def _review_verdict(text: str) -> tuple[float, str | None]:
     """The sign of what a page of reviews says, and the first review that says it (to cite)."""
     signs = []
     for match in re.finditer(r"^- (\S+) \| [^|]*\| (.*)$", text, re.MULTILINE):
-        lowered = match.group(2).lower()
-        signs.append((np.sign(sum(lowered.count(w) for w in POSITIVE) - sum(lowered.count(w) for w in NEGATIVE)),
-                      match.group(1)))
+        signs.append((np.sign(sentiment(match.group(2))), match.group(1)))
     total = float(np.sign(sum(sign for sign, _ in signs)))
     return total, next((review for sign, review in signs if sign == total and total), None)
 

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from shopgym import __version__
-from shopgym.cli_args import count, number, one_line, spec_filter
+from shopgym.cli_args import count, dollars, number, one_line, spec_filter
 
 if TYPE_CHECKING:
     from shopgym.agents.runner import EngineSpec
 
-MAX_DOLLARS = 1e7  # the env's price bound (envs.tools.MAX_DOLLARS), kept here so the parser imports nothing heavy
 
 
 def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
@@ -370,8 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", help="search words ('' for none: filters only)")
     search.add_argument("--category", help="only this category id (default: all)")
     search.add_argument("--brand", help="only this brand (default: all)")
-    search.add_argument("--min-price", type=number(0, MAX_DOLLARS), dest="min_price", help="dollars (default: none)")
-    search.add_argument("--max-price", type=number(0, MAX_DOLLARS), dest="max_price", help="dollars (default: none)")
+    search.add_argument("--min-price", type=dollars, dest="min_price", help="dollars (default: none)")
+    search.add_argument("--max-price", type=dollars, dest="max_price", help="dollars (default: none)")
     search.add_argument("--min-rating", type=number(0, 5), dest="min_rating", help="stars, 0 to 5 (default: none)")
     search.add_argument("--spec", action="append", default=[], type=spec_filter,
                         help="name=value, 'name>=n' or 'name<=n' (quote > and <; repeatable; default: none)")

@@ -40,6 +40,13 @@ def number(low: float | None = None, high: float | None = None, above: bool = Fa
     return parse
 
 
+def dollars(text: str) -> float:
+    """A price bound in dollars, within the env's bound (read only when the option is given: the parser stays light)."""
+    from shopgym.envs.tools import MAX_DOLLARS
+
+    return number(0, MAX_DOLLARS)(text)
+
+
 def spec_filter(text: str) -> dict[str, Any]:
     """`name=value`, `name>=number` or `name<=number` as a SpecFilter's fields."""
     for op, key in ((">=", "min"), ("<=", "max"), ("=", "equals")):

@@ -11,6 +11,7 @@ import pytest
 
 from shopgym import __version__
 from shopgym.cli_args import one_line
+from shopgym.envs.tools import MAX_DOLLARS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -39,7 +40,8 @@ def _one_line_error(result: subprocess.CompletedProcess, rc: int, *words: str) -
     (["train", "data", "--out", "student", "--rank", "0"], ["--rank"]),
     (["train", "data", "--out", "student", "--learning-rate", "nan"], ["--learning-rate", "finite"]),
     (["catalog", "search", "world", "x", "--max-price", "inf"], ["--max-price", "finite"]),
-    (["catalog", "search", "world", "x", "--max-price", "1e300"], ["--max-price", "at most"]),
+    (["catalog", "search", "world", "x", "--max-price", "1e300"], ["--max-price", f"at most {MAX_DOLLARS:g}"]),
+    (["catalog", "search", "world", "x", "--min-price", f"{2 * MAX_DOLLARS:g}"], ["--min-price", "at most"]),
     (["catalog", "search", "world", "x", "--spec", "battery_life"], ["no operator", "quote"]),
     (["catalog", "build", "--products", "5", "--out", "w"], ["--products", "at least 70"]),
     (["distill", "run", "--out", "data", "--min-reward", "2"], ["--min-reward", "at most 1"]),

@@ -15,8 +15,7 @@ import shopgym.format as fmt
 from shopgym.agents.backends import embedded_model_path
 from shopgym.chat_template import ChatTemplate
 from shopgym.schema import Message, ToolCall
-from shopgym.train import (IGNORE, TokenizedExample, TrainConfig, export_gguf_adapter, label_mask, read_examples,
-                           train)
+from shopgym.train import IGNORE, TokenizedExample, TrainConfig, export_gguf_adapter, label_mask, train
 from shopgym.train import loop
 from shopgym.train.loop import example_loss
 

@@ -261,7 +261,7 @@ def _flush(conn: sqlite3.Connection, source: _Source, batch: _Batch, config_hash
                     keep.append(product)
                     batch.categories.setdefault(product["category"], product["_category_name"])
             conn.executemany(
-                f"INSERT OR IGNORE INTO categories (id, name, department, noun, schema_json, aspects_json) "
+                "INSERT OR IGNORE INTO categories (id, name, department, noun, schema_json, aspects_json) "
                 f"VALUES (?, ?, 'imported', ?, '[]', '[]')",
                 [(cid, name, name.lower()) for cid, name in batch.categories.items()])
             conn.executemany(
