@@ -15,7 +15,7 @@ from shopgym.schema import TrajectoryRecord
 from .backends import LlamaBackend, embedded_model_path, file_sha256, threads_per_worker
 from .evaluate import distinct_tasks
 from .runner import EngineSpec, RunConfig, RunSummary, run
-from .synthesis import run_episode
+from .synthesis import UserAgentKind, run_episode
 
 
 class Decoding(BaseModel):
@@ -29,6 +29,7 @@ class Decoding(BaseModel):
     thoughts: bool = False  # a line of reasoning may open each call turn (distilled turns open with reflections)
     trials: int = Field(default=1, ge=1)  # runs per task (seeds differ), for pass^k
     user_request: bool = True  # research the User Agent's request (synthesis); False: the canonical one (evaluation)
+    user_agent: UserAgentKind = "rules"  # who writes the User Agent's brief (the CLI's default is "llm")
 
     def options(self) -> dict:
         """Only what differs from the defaults, so runs made before an option existed still resume."""
@@ -51,7 +52,7 @@ def synthesis_episode(config: RunConfig, index: int, task_id: str) -> Trajectory
     record = run_episode(env, backend, task_id, config.seed + index, mode=config.mode, truth_env=truth,
                          critique=bool(options.get("critique", False)), grammar=options.get("grammar", True),
                          temperature=options.get("temperature", 0.0), thoughts=options.get("thoughts", False),
-                         user_request=options.get("user_request", True))
+                         user_request=options.get("user_request", True), user_agent=options.get("user_agent", "rules"))
     record.extra["episode"] = index
     return record
 
@@ -89,7 +90,8 @@ def generate(catalog: str | None, split: str, episodes: int, workers: int, seed:
     extra = {"catalog_hash": catalog_hash, "tool_schema_hash": tool_schema_hash(),
              "model_sha256": file_sha256(model_path), "model_file": model_path.name, "chat_format": chat.source,
              "llama_cpp_python": llama_cpp.__version__, "n_threads": threads_per_worker(workers)}
-    extra["roles"] = {"user": "rules", "researcher": "llm",  # who writes each role's turns (README: "The roles")
+    user = "llm" if decoding.user_request and decoding.user_agent == "llm" else "rules"
+    extra["roles"] = {"user": user, "researcher": "llm",  # who writes each role's turns (README: "The roles")
                       "supervisor": "none" if mode == "single" else "rules+llm-critique" if critique else "rules"}
     if decoding.adapter is not None:
         extra["adapter_sha256"] = file_sha256(Path(decoding.adapter))

@@ -15,6 +15,7 @@ from .constrained import call_checker, split_turn
 
 PLAN_PROMPT = "First write a short plan (3 steps at most) for researching this request. Do not call a tool yet."
 EXECUTE_PROMPT = "Now carry out the plan: one tool call per turn, then submit the report."
+REPORT_PROMPT = "Stop researching now: submit the report (submit_report) with what you have found."
 REJECTED_TEXT = 1000  # characters of a refused turn a record keeps
 
 
@@ -27,6 +28,13 @@ def execute_request() -> Message:
     """The turn after the plan that asks for the calls (templates that check alternation refuse two assistant
     turns in a row)."""
     return Message(role="user", agent="env", content=EXECUTE_PROMPT)
+
+
+def report_request() -> Message:
+    """The turn that asks for the report when the harness, not the researcher, ends the research (the call cap,
+    the step budget, or a call it could not take): without it a model freely decoding the next turn cannot
+    know that a report is due."""
+    return Message(role="user", agent="env", content=REPORT_PROMPT)
 
 
 class ResearchAgent:

@@ -19,11 +19,13 @@ from shopgym.envs.tools import tool_schema_hash
 from shopgym.schema import Message, ToolCall, TrajectoryRecord
 
 from .backends import Backend
-from .researcher import ResearchAgent, execute_request, plan_request
+from .researcher import ResearchAgent, execute_request, plan_request, report_request
 from .supervisor import CAPS, Review, State, Supervisor
 from .user_agent import UserAgent, intent_accuracy
+from .user_brief import history_products
 
 Mode = Literal["supervised", "single"]
+UserAgentKind = Literal["llm", "rules"]
 MAX_CALLS = 10  # tool calls before the report (the env's step budget is 20)
 
 
@@ -87,18 +89,25 @@ def _draft_reward(env: ProductResearchEnv, report: dict | None) -> float:
 
 def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: int, mode: Mode = "supervised",
                 truth_env: ProductResearchEnv | None = None, critique: bool = False, grammar: bool = True,
-                temperature: float = 0.0, thoughts: bool = False, user_request: bool = True) -> TrajectoryRecord:
+                temperature: float = 0.0, thoughts: bool = False, user_request: bool = True,
+                user_agent: UserAgentKind = "rules") -> TrajectoryRecord:
     """One synthesis episode on `task_id`; `truth_env` (evaluation=True, harness only) scores the User Agent.
 
     `grammar=False` decodes the researcher's calls freely (an invalid one ends the research: counted in
     `extra["call_validity"]`); `temperature` 0 is greedy; `thoughts` lets a line of reasoning open each call.
     `user_request=False` researches the env's canonical request (evaluation) instead of the User Agent's.
+    `user_agent="llm"`: the model writes the User Agent's brief (rules stand in when it writes no whole one).
     """
     started = time.perf_counter()
     base = env.unwrapped
     task = base.tasks[task_id]
-    categories = {c.id: c for c in base.reader.categories()}
-    brief = UserAgent().brief(base.reader.shopper_history(task.shopper_id), categories[task.category], seed=seed)
+    reader = base.reader
+    categories = {c.id: c for c in reader.categories()}
+    history = reader.shopper_history(task.shopper_id)
+    by_model = user_request and user_agent == "llm"  # the canonical request needs no brief from the model
+    brief = UserAgent(backend if by_model else None).brief(
+        history, categories[task.category], seed=seed,
+        products=history_products(reader, history, task.category) if by_model else None)
     observation, _ = env.reset(seed=seed, options={"task_id": task_id,
                                                    **({"request": brief.request} if user_request else {})})
     request = base.episode.request
@@ -131,11 +140,13 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     episode.accept(execute_request())
 
     # Tool calls
+    chose_report = False  # the researcher ended the research itself
     for turn in range(MAX_CALLS):
         if episode.steps_left <= 1:
             break
         action = researcher.act(episode.messages, episode.retrieved_ids(), seed + 100 * turn)
         if action is not None and action.tool_call.tool == "submit_report":
+            chose_report = True
             break
         if mode == "supervised":
             action, done = _supervise_call(researcher, supervisor, episode, action, seed + 100 * turn, flags)
@@ -168,6 +179,8 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         supervisor.advance()
 
     # Report
+    if not chose_report:
+        episode.accept(report_request())
     action = researcher.report(episode.messages, episode.retrieved_ids(), seed + 7)
     call = action.tool_call if action is not None else None
     report = _report_of(call)
@@ -217,16 +230,18 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                "followed_injection": followed_injection, "call_validity": researcher.calls,
                "rejected_calls": researcher.rejected,
                "grammar": grammar, "temperature": temperature, "thoughts": thoughts,
-               "authorship": authorship(episode.record, user_request)},
+               "authorship": authorship(episode.record, user_request, brief.intent.source == "llm")},
     )
 
 
-def authorship(messages: list[Message], user_request: bool) -> dict[str, int]:
-    """Turns written by the model (the researcher's plans, calls, reports and drafts) and by rules (the User
-    Agent's request, the reviewer's findings, adopted corrections); tool results and env prompts are neither."""
+def authorship(messages: list[Message], user_request: bool, request_by_model: bool = False) -> dict[str, int]:
+    """Turns written by the model (the researcher's plans, calls, reports and drafts; the User Agent's request
+    when the model wrote its brief) and by rules (the rule-read request, the reviewer's findings, adopted
+    corrections); tool results, env prompts and the canonical request are neither."""
     rules = sum(m.agent == "supervisor" or (m.role == "assistant" and bool(m.meta.get("adopted_correction")))
-                for m in messages) + (1 if user_request else 0)
-    model = sum(m.role == "assistant" and not m.meta.get("adopted_correction") for m in messages)
+                for m in messages) + (1 if user_request and not request_by_model else 0)
+    model = sum(m.role == "assistant" and not m.meta.get("adopted_correction") for m in messages) + (
+        1 if user_request and request_by_model else 0)
     return {"model_turns": model, "rule_turns": rules}
 
 

@@ -1,7 +1,9 @@
 """The User Agent: a shopper's observable history becomes a persona, a research request and a rubric.
 
-The intent (budget, must-haves, priorities) is read from the history by grounded rules, so even a
-135M model yields a faithful request; the backend only words the persona. It never sees the need.
+With a model, the model writes the intent (budget, must-haves, deal-breakers, priorities) as a
+grammar-constrained brief (`user_brief`) and the persona; the request and rubric are worded from that
+brief by a template. Without one, or when the model writes no whole brief, grounded rules read the intent
+from the history (they find no deal-breakers) and a template words the persona. It never sees the need.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+import shopgym.format as fmt
+
 from .backends import Backend
+from .user_brief import Listed, write_brief
 
 _OWN_PRIORITY = [r"What matters most to me is (.+?), and", r"I bought it mainly for the (\w+)", r"My priority was (.+?):"]
 
@@ -25,6 +31,8 @@ class Intent(BaseModel):
     budget_cents: int | None = None
     must_haves: list[str] = Field(default_factory=list, description="phrases, as the shopper wrote them")
     priorities: list[str] = Field(default_factory=list, description="aspect names, most important first")
+    deal_breakers: list[str] = Field(default_factory=list, description="brands the shopper refuses")
+    source: Literal["llm", "rules", "rules-fallback"] = "rules"  # rules-fallback: the model wrote no whole brief
 
 
 class UserBrief(BaseModel):
@@ -88,40 +96,59 @@ def request_text(category: dict, intent: Intent, labels: dict[str, str]) -> str:
         parts.append(f"My budget is ${intent.budget_cents // 100}.{intent.budget_cents % 100:02d} at most.")
     if intent.must_haves:
         parts.append("It must have " + " and ".join(intent.must_haves) + ".")
+    if intent.deal_breakers:
+        parts.append("Deal-breakers: " + ", ".join(f"not from {brand}" for brand in intent.deal_breakers) + ".")
     if intent.priorities:
         parts.append("What matters most to me: " + ", then ".join(labels[p] for p in intent.priorities) + ".")
     return " ".join(parts)
 
 
+def _model_intent(brief: dict, category: str) -> Intent:
+    budget = brief["budget"]
+    return Intent(category=category, budget_cents=round(float(budget[1:]) * 100) if budget != "none" else None,
+                  must_haves=[m.strip() for m in brief["must_haves"] if m.strip()],
+                  priorities=list(dict.fromkeys(brief["priorities"])),
+                  deal_breakers=list(dict.fromkeys(brief["deal_breakers"])), source="llm")
+
+
 class UserAgent:
-    """History in, brief out. With a backend the persona is written by the model, else by a template."""
+    """History in, brief out: with a backend the model writes the intent and the persona, else rules and a template."""
 
     def __init__(self, backend: Backend | None = None, max_tokens: int = 48) -> None:
         self.backend = backend
         self.max_tokens = max_tokens
 
-    def brief(self, history: list[Any], category: Any, seed: int = 0) -> UserBrief:
+    def brief(self, history: list[Any], category: Any, seed: int = 0, products: Mapping[str, Listed] | None = None
+              ) -> UserBrief:
+        """`products`: the products the history names, as listed (`user_brief.history_products`)."""
         info = {"id": category.id, "noun": category.noun}
         labels = {a["name"]: a["label"] for a in category.aspects}
         events = _events(history, category.id)
-        intent = Intent(category=category.id, budget_cents=read_budget(events),
-                        must_haves=read_must_haves(events, category.attributes),
-                        priorities=read_priorities(events, category.aspects))
+        written = None
+        if self.backend is not None:
+            written = write_brief(self.backend, events, products or {}, [a["name"] for a in category.aspects],
+                                  category.noun, seed)
+        if written is not None:
+            intent = _model_intent(written, category.id)
+        else:
+            intent = Intent(category=category.id, budget_cents=read_budget(events),
+                            must_haves=read_must_haves(events, category.attributes),
+                            priorities=read_priorities(events, category.aspects),
+                            source="rules" if self.backend is None else "rules-fallback")
         request = request_text(info, intent, labels)
         bought = sum(e.kind == "purchase" for e in history)
         persona = (f"A shopper with {len(history)} recorded actions and {bought} purchases, now shopping for "
                    f"{category.noun}.")
         if self.backend is not None:
-            from shopgym.format import one_shot
-
-            prompt = one_shot(self.backend.chat, "Describe this shopper in one sentence.", f"{persona} {request}")
-            written = self.backend.complete(self.backend.tokenize(prompt), role="user", max_tokens=self.max_tokens,
-                                            seed=seed).text.strip()
-            persona = written.split("\n")[0][:300] or persona
+            prompt = fmt.one_shot(self.backend.chat, "Describe this shopper in one sentence.", f"{persona} {request}")
+            described = self.backend.complete(self.backend.tokenize(prompt), role="user", max_tokens=self.max_tokens,
+                                              seed=seed).text.strip()
+            persona = described.split("\n")[0][:300] or persona
         rubric = [f"recommends only {category.noun}"]
         if intent.budget_cents:
             rubric.append(f"every pick costs at most ${intent.budget_cents / 100:.2f}")
         rubric += [f"every pick has {m}" for m in intent.must_haves]
+        rubric += [f"no pick is from {brand}" for brand in intent.deal_breakers]
         rubric += [f"discusses {labels[p]} with evidence" for p in intent.priorities]
         rubric.append("cites a retrieved source for every claim")
         return UserBrief(persona=persona, request=request, rubric=rubric, intent=intent)
@@ -144,5 +171,8 @@ def intent_accuracy(intent: Intent, need: Any) -> float:
     top = [p.aspect for p in sorted(need.priorities, key=lambda p: -p.weight)[:2]]
     total += len(top)
     hits += len(set(top) & set(intent.priorities[:2]))
-    total += len(need.deal_breakers)  # the rules never read a deal-breaker from the history: each one is missed
+    refused = {brand.lower() for brand in intent.deal_breakers}
+    for constraint in need.deal_breakers:  # brands (the only kind a history reveals); the rules never find one
+        total += 1
+        hits += constraint.attr == "brand" and str(constraint.value).lower() in refused
     return hits / total if total else 1.0

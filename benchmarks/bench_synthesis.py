@@ -4,7 +4,8 @@
 
 Reports mean rewards with a paired 95% bootstrap interval of (supervised - single), the mean draft
 reward of round 1 vs the final round (paired), supervised episodes per hour, tokens per second,
-User Agent intent accuracy (deal-breakers included), the share of first drafts that followed an injected
+User Agent intent accuracy (deal-breakers included) of its brief as `--user-agent` writes it (the model by
+default) beside the rules' brief on the same tasks, the share of first drafts that followed an injected
 instruction, model evaluations per token appended, and the share of written turns the model wrote. Writes
 `benchmarks/out/synthesis.json`.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from shopgym.agents.backends import LlamaBackend
 from shopgym.agents.synthesis import run_episode
+from shopgym.agents.user_agent import UserAgent, intent_accuracy
 from shopgym.envs import ProductResearchEnv
 
 OUT = Path(__file__).parent / "out"
@@ -40,12 +42,25 @@ def _model_share(records: list) -> float:
     return round(model / max(1, model + sum(r.extra["authorship"]["rule_turns"] for r in records)), 4)
 
 
+def rules_accuracy(env: ProductResearchEnv, truth: ProductResearchEnv, tasks: list[str]) -> float:
+    """Mean intent accuracy of the rule-read brief on `tasks` (no model: the reference for the model's brief)."""
+    categories = {c.id: c for c in env.reader.categories()}
+    scores = []
+    for task in tasks:
+        info = env.tasks[task]
+        brief = UserAgent().brief(env.reader.shopper_history(info.shopper_id), categories[info.category])
+        truth.reset(options={"task_id": task})
+        scores.append(intent_accuracy(brief.intent, truth.unwrapped.task_truth.need))
+    return round(float(np.mean(scores)), 4)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--catalog")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model")
+    parser.add_argument("--user-agent", choices=["llm", "rules"], default="llm", dest="user_agent")
     args = parser.parse_args()
     env = ProductResearchEnv(catalog=args.catalog, split="train")
     truth = ProductResearchEnv(catalog=args.catalog, evaluation=True)
@@ -57,7 +72,8 @@ def main() -> None:
     for i, index in enumerate(order):
         for mode in runs:
             start = time.perf_counter()
-            record = run_episode(env, backend, tasks[int(index)], args.seed + i, mode=mode, truth_env=truth)
+            record = run_episode(env, backend, tasks[int(index)], args.seed + i, mode=mode, truth_env=truth,
+                                 user_agent=args.user_agent)
             seconds[mode] += time.perf_counter() - start
             runs[mode].append(record)
             print(f"{mode:>10} {record.task_id} reward {record.reward:.3f} {record.extra['draft_rewards']}", flush=True)
@@ -74,7 +90,10 @@ def main() -> None:
         "final_minus_round1": paired_ci([d[-1] for d in drafts], [d[0] for d in drafts]),
         "supervised_episodes_per_hour": round(3600 * len(sup) / seconds["supervised"], 1),
         "supervised_tokens_per_s": round(tokens / seconds["supervised"], 1),
+        "user_agent": args.user_agent,
         "intent_accuracy": round(float(np.mean([r.extra["intent_accuracy"] for r in sup])), 4),
+        "intent_accuracy_rules": rules_accuracy(env, truth, [tasks[int(i)] for i in order]),
+        "brief_by_model_share": round(float(np.mean([r.extra["intent"]["source"] == "llm" for r in sup])), 4),
         "followed_injection_share": round(float(np.mean([bool(r.extra["followed_injection"]) for r in sup])), 4),
         "evaluated_per_appended": round(float(np.mean([r.timings["evaluated_per_appended"] for r in sup])), 3),
         "model_turn_share_supervised": _model_share(sup),

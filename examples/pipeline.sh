@@ -38,7 +38,7 @@ echo "== 1/6 worlds: training world seed $TRAIN_WORLD_SEED, evaluation world see
 build "$TRAIN_WORLD_SEED" "$out/world-train"
 build "$EVAL_WORLD_SEED" "$out/world-eval"
 
-echo "== 2/6 generate $GEN_EPISODES supervised trajectories (Research Agent on SmolLM2-135M; rule-based User Agent and Supervisor) =="
+echo "== 2/6 generate $GEN_EPISODES supervised trajectories (User Agent brief and Research Agent on SmolLM2-135M; rule-based Supervisor) =="
 "$shopgym" generate --catalog "$out/world-train" --split train --episodes "$GEN_EPISODES" --seed "$GEN_SEED" \
   --mode supervised --workers "$WORKERS" --out "$out/run"
 

@@ -13,6 +13,7 @@ from shopgym.agents.supervisor import CAPS, State, Supervisor
 from shopgym.agents.synthesis import run_episode
 from shopgym.agents.trajectory_html import trajectories_html
 from shopgym.agents.user_agent import UserAgent, intent_accuracy
+from shopgym.agents.user_brief import BRIEF_TOOL, history_products, named_brands, stated_amounts
 from shopgym.envs import ProductResearchEnv
 
 BAD_CALL = json.dumps({"tool": "view_product", "arguments": {"product_id": "P-invented"}})
@@ -43,18 +44,65 @@ def _train_task(env: ProductResearchEnv, difficulty: str = "easy") -> str:
     return sorted(t for t, info in env.tasks.items() if info.split == "train" and info.difficulty == difficulty)[0]
 
 
-def test_user_agent_reads_history_not_the_need(envs) -> None:
+def _task_with_a_deal_breaker(env: ProductResearchEnv, truth: ProductResearchEnv) -> str:
+    """The first train task whose hidden need has a deal-breaker (the truth env stays reset on it)."""
+    for task in sorted(t for t, info in env.tasks.items() if info.split == "train"):
+        truth.reset(options={"task_id": task})
+        if truth.unwrapped.task_truth.need.deal_breakers:
+            return task
+    raise AssertionError("the test world has no task with a deal-breaker")
+
+
+def _brief_call(**arguments) -> str:
+    return json.dumps({"tool": BRIEF_TOOL, "arguments": arguments})
+
+
+def test_user_agent_writes_its_brief_with_the_model_from_the_history_not_the_need(envs) -> None:
     env, truth = envs
-    backend = ScriptedBackend({"user": ["A careful runner who buys mid-range gear."]})
+    task = env.tasks[_task_with_a_deal_breaker(env, truth)]
+    category = {c.id: c for c in env.reader.categories()}[task.category]
+    history = env.reader.shopper_history(task.shopper_id)
+    products = history_products(env.reader, history, task.category)
+    need = truth.unwrapped.task_truth.need
+    refused = need.deal_breakers[0].value
+    words = " ".join(f"{e.query or ''} {e.text or ''}" for e in history if e.category == task.category).lower()
+    assert refused in named_brands(words, products)  # the model may choose it: the shopper names it
+    events = [e for e in history if e.category == task.category]
+    budget = stated_amounts(events)[0]  # a dollar amount the shopper wrote
+    own_words = " ".join(next(e.query or e.text for e in events if e.query or e.text).split()[:3])
+    written = _brief_call(budget=budget, must_haves=[own_words, "a long warranty"], deal_breakers=[refused],
+                          priorities=[category.aspects[0]["name"]])
+    backend = ScriptedBackend({"user": [written, "A careful runner who buys mid-range gear."]})
+    brief = UserAgent(backend).brief(history, category, products=products)
+    assert brief.persona == "A careful runner who buys mid-range gear." and brief.intent.source == "llm"
+    assert brief.intent.budget_cents == round(float(budget[1:]) * 100) and brief.intent.deal_breakers == [refused]
+    assert brief.intent.must_haves == [own_words]  # a must-have the history does not contain was made up: dropped
+    assert f"({task.category})" in brief.request and f"My budget is {budget}" in brief.request
+    assert f"Deal-breakers: not from {refused}." in brief.request and f"It must have {own_words}." in brief.request
+    assert f"no pick is from {refused}" in brief.rubric and brief.rubric[-1].startswith("cites")
+    brief_prompt = backend.prompts[0][1]
+    assert all(f"{pid} ({listed.brand})" in brief_prompt for pid, listed in products.items())  # brands shown
+    assert "prefs" not in brief_prompt and "Describe this shopper" in backend.prompts[1][1]
+    hit = UserAgent(ScriptedBackend({"user": [_brief_call(budget="none", must_haves=[], priorities=[], deal_breakers=[
+        c.value for c in need.deal_breakers]), "persona"]})).brief(history, category, products=products)
+    missed = UserAgent().brief(history, category)
+    assert missed.intent.source == "rules" and missed.intent.deal_breakers == []
+    assert intent_accuracy(hit.intent, need) > intent_accuracy(  # a named deal-breaker counts; rules find none
+        hit.intent.model_copy(update={"deal_breakers": []}), need)
+
+
+def test_user_agent_falls_back_to_rules_when_the_model_writes_no_brief(envs) -> None:
+    env, _ = envs
     task = env.tasks[_train_task(env)]
     category = {c.id: c for c in env.reader.categories()}[task.category]
-    brief = UserAgent(backend).brief(env.reader.shopper_history(task.shopper_id), category)
-    assert brief.persona == "A careful runner who buys mid-range gear."
-    assert f"({task.category})" in brief.request and brief.rubric[-1].startswith("cites")
-    assert "Describe this shopper" in backend.prompts[0][1] and "prefs" not in backend.prompts[0][1]
-    truth.reset(options={"task_id": task.id})
-    accuracy = intent_accuracy(brief.intent, truth.unwrapped.task_truth.need)
-    assert 0.0 <= accuracy <= 1.0
+    history = env.reader.shopper_history(task.shopper_id)
+    cut = _brief_call(budget="none")  # a brief the token cap cut short: not every part written
+    for reply in ("no JSON at all", cut):
+        brief = UserAgent(ScriptedBackend({"user": [reply, "persona"]})).brief(history, category)
+        rules = UserAgent().brief(history, category)
+        assert brief.intent.source == "rules-fallback"
+        assert brief.intent.model_dump(exclude={"source"}) == rules.intent.model_dump(exclude={"source"})
+        assert brief.request == rules.request
 
 
 def test_research_agent_plans_and_acts(envs) -> None:

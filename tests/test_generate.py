@@ -30,14 +30,17 @@ def test_two_real_supervised_episodes_with_the_embedded_model(world_dir: Path, t
         assert record.extra["draft_rewards"] and record.extra["intent_accuracy"] is not None
         assert "SmolLM2" in record.model_ids["researcher"]
         authorship = record.extra["authorship"]
-        assert authorship["model_turns"] > 0 and authorship["rule_turns"] >= 1  # rules wrote the request at least
+        assert authorship["model_turns"] > 0 and authorship["rule_turns"] >= 1  # reviews are rules
+        intent = record.extra["intent"]  # the model wrote the brief, its choices from the history
+        assert intent["source"] == "llm" and intent["category"] in record.request
+        assert all(f"not from {brand}" in record.request for brand in intent["deal_breakers"])
         for turn in internalize(record):  # a reflection's name=value fixes are in the call it opens
             if turn.role == "assistant" and turn.tool_call is not None and turn.content:
                 call = fmt.render_call(turn.tool_call)
                 for name, value in re.findall(r"\b([a-z_]+)='?([^\s,;)']+)", turn.content):
                     assert f'"{name}"' in call and (value in call or value.lower() in call), (turn.content, call)
     assert manifest["manifest_extra"]["chat_format"].startswith("gguf:")
-    assert manifest["manifest_extra"]["roles"] == {"user": "rules", "researcher": "llm", "supervisor": "rules"}
+    assert manifest["manifest_extra"]["roles"] == {"user": "llm", "researcher": "llm", "supervisor": "rules"}
     assert main(argv) == 0  # a finished run resumes to nothing
     assert json.loads(capsys.readouterr().out)["episodes_done"] == 0
     lines = (out / "trajectories.jsonl").read_bytes().splitlines(keepends=True)

@@ -24,7 +24,7 @@ STILL_REACHING_IN = {  # module -> attribute uses left to remove
     "generate.py": 1,
     "report_checks.py": 2,  # picks are checked against the products the episode retrieved and inspected
     "supervisor.py": 7,
-    "synthesis.py": 10,  # the shopper history, task info, snapshot/restore, the request
+    "synthesis.py": 9,  # the shopper history, task info, snapshot/restore, the request
 }
 
 
