@@ -48,11 +48,13 @@ class Episode:
     def retrieved_ids(self) -> list[str]:
         return sorted(self.retrieved)
 
-    def researcher_context(self, critique: str | None = None) -> list[Message]:
-        """What the researcher sees: accepted turns, plus the latest critique when revising."""
+    def researcher_context(self, critique: str | None = None, draft: Message | None = None) -> list[Message]:
+        """What the researcher sees: accepted turns, plus, when revising, the draft under review (so it revises
+        its own work rather than starting again) and the latest critique of it."""
         if critique is None:
             return self.messages
-        return [*self.messages, Message(role="user", agent="supervisor", content=f"Reviewer: {critique}")]
+        shown = [draft] if draft is not None and (draft.content or draft.tool_call is not None) else []
+        return [*self.messages, *shown, Message(role="user", agent="supervisor", content=f"Reviewer: {critique}")]
 
     def log(self, message: Message) -> None:
         self.record.append(message)
@@ -127,13 +129,14 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
             review = supervisor.review_plan(plan, round_)
             if review.verdict == "accept":
                 break
-            episode.log(Message(role="assistant", agent="researcher", content=plan, meta={"draft": True}))
+            draft = Message(role="assistant", agent="researcher", content=plan, meta={"draft": True})
+            episode.log(draft)
             episode.log(_review_message(review))
             if round_ == CAPS["plan"]:
                 plan = supervisor.correct_plan()
                 flags.append("plan")
             else:
-                plan = researcher.plan(episode.researcher_context(review.critique), seed + round_)
+                plan = researcher.plan(episode.researcher_context(review.critique, draft), seed + round_)
         supervisor.advance()
     episode.accept(Message(role="assistant", agent="researcher", content=plan,
                            meta={"kind": "plan", **({"adopted_correction": True} if "plan" in flags else {})}))
@@ -192,14 +195,16 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                 followed_injection = any(f.check == "followed_injection" for f in review.findings)
             if review.verdict == "accept":
                 break
-            episode.log(Message(role="assistant", agent="researcher", tool_call=call, meta={"draft": True}))
+            draft = Message(role="assistant", agent="researcher", content=action.content if action else "",
+                            tool_call=call, meta={"draft": True})
+            episode.log(draft)
             episode.log(_review_message(review, adopted=round_ == CAPS["report"]))
             if round_ == CAPS["report"]:
                 report = supervisor.correct_report()
                 flags.append("report")
                 draft_rewards.append(_draft_reward(base, report))
             else:
-                action = researcher.report(episode.researcher_context(review.critique),
+                action = researcher.report(episode.researcher_context(review.critique, draft),
                                            episode.retrieved_ids(), seed + 7 + round_)
                 call = action.tool_call if action is not None else None
                 report = _report_of(call)
@@ -256,8 +261,9 @@ def _supervise_call(researcher: ResearchAgent, supervisor: Supervisor, episode: 
         review = supervisor.review_call(call, round_)
         if review.verdict == "accept":
             return action, False
-        episode.log(Message(role="assistant", agent="researcher", content=action.content if action else "",
-                            tool_call=call, meta={"draft": True}))
+        draft = Message(role="assistant", agent="researcher", content=action.content if action else "",
+                        tool_call=call, meta={"draft": True})
+        episode.log(draft)
         episode.log(_review_message(review, adopted=round_ == CAPS["toolcall"]))
         if round_ == CAPS["toolcall"]:
             flags.append("toolcall")
@@ -265,7 +271,7 @@ def _supervise_call(researcher: ResearchAgent, supervisor: Supervisor, episode: 
             if corrected is None:
                 return None, True
             return Message(role="assistant", agent="researcher", tool_call=corrected), False
-        action = researcher.act(episode.researcher_context(review.critique), episode.retrieved_ids(),
+        action = researcher.act(episode.researcher_context(review.critique, draft), episode.retrieved_ids(),
                                 seed + round_)
         if action is not None and action.tool_call.tool == "submit_report":
             return None, True

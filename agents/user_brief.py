@@ -4,7 +4,8 @@ The model reads the task category's part of the history (searches, purchases, re
 each product with its brand) and fills in a brief whose shape the call checker enforces: the budget chosen
 among the dollar amounts the shopper wrote (or none), must-haves in the shopper's words (one the history
 does not contain is dropped), deal-breakers chosen among the brands the shopper names outside product
-titles, and priorities chosen among the category's aspects: choices are copied, not recalled. One worked example opens the prompt.
+titles, and priorities chosen among the category's aspects: choices are copied, not recalled. One worked
+example opens the prompt.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ def write_brief(backend: Backend, events: Sequence[Any], products: Mapping[str, 
         return None
     if not isinstance(arguments, dict) or set(arguments) != set(schema["parameters"]["required"]):
         return None  # cut short by the token cap before every part was written
+    offered = schema["parameters"]["properties"]
+    if (arguments["budget"] not in offered["budget"]["enum"]
+            or not set(arguments["deal_breakers"]) <= set(offered["deal_breakers"]["items"]["enum"])
+            or not set(arguments["priorities"]) <= set(aspects)):
+        return None  # choices the history does not offer (a backend that ignores the checker)
     # a must-have is the shopper's own words: one the history does not contain was made up
     arguments["must_haves"] = list(dict.fromkeys(m for m in arguments["must_haves"] if m.strip().lower() in words))
     return arguments

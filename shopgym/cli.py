@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from shopgym.agents.runner import EngineSpec
 
 
-
 def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
     if args.json:
         json.dump(document, sys.stdout, indent=2, sort_keys=True)
@@ -143,8 +142,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     if result.call_validity is not None:
         lines[0] += f"; tool-call validity {result.call_validity:.3f}"
     if result.rejected_causes:
-        lines.append("  refused calls by cause: " + ", ".join(f"{cause} {n}" for cause, n in result.rejected_causes.items())
-                     + f" (each turn and where it broke: `shopgym show {result.details['run']}`)")
+        causes = ", ".join(f"{cause} {n}" for cause, n in result.rejected_causes.items())
+        lines.append(f"  refused calls by cause: {causes} (each turn and where it broke: "
+                     f"`shopgym show {result.details['run']}`)")
     lines += [f"  {name:<22} {p.mean:8.3f}  [{p.ci95[0]:.3f}, {p.ci95[1]:.3f}]" for name, p in result.parts.items()]
     lines += [f"  absent: {name}: {why}" for name, why in result.absent.items()]
     if args.save:

@@ -97,7 +97,8 @@ def test_user_agent_falls_back_to_rules_when_the_model_writes_no_brief(envs) -> 
     category = {c.id: c for c in env.reader.categories()}[task.category]
     history = env.reader.shopper_history(task.shopper_id)
     cut = _brief_call(budget="none")  # a brief the token cap cut short: not every part written
-    for reply in ("no JSON at all", cut):
+    unoffered = _brief_call(budget="$1000000", must_haves=[], deal_breakers=[], priorities=[])  # not in the history
+    for reply in ("no JSON at all", cut, unoffered):
         brief = UserAgent(ScriptedBackend({"user": [reply, "persona"]})).brief(history, category)
         rules = UserAgent().brief(history, category)
         assert brief.intent.source == "rules-fallback"
@@ -183,6 +184,9 @@ def test_supervised_episode_adopts_corrections_when_caps_hit(envs) -> None:
     drafts = sum(m.role == "assistant" and not m.meta.get("adopted_correction") for m in record.messages)
     assert record.extra["authorship"] == {"model_turns": drafts,
                                           "rule_turns": len(reviews) + len(corrections) + 1}  # + the request
+    seen = [p[:p.rfind("Reviewer:")] for role, p in backend.prompts if role == "researcher" and "Reviewer:" in p]
+    for draft in ("I will wing it.", BAD_CALL, '"recommendations": [{"product_id": "P-invented"'):
+        assert any(draft in before for before in seen), draft  # each revision sees the draft its critique is about
 
 
 def test_good_work_is_accepted_in_the_first_round(envs) -> None:

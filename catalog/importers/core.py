@@ -262,7 +262,7 @@ def _flush(conn: sqlite3.Connection, source: _Source, batch: _Batch, config_hash
                     batch.categories.setdefault(product["category"], product["_category_name"])
             conn.executemany(
                 "INSERT OR IGNORE INTO categories (id, name, department, noun, schema_json, aspects_json) "
-                f"VALUES (?, ?, 'imported', ?, '[]', '[]')",
+                "VALUES (?, ?, 'imported', ?, '[]', '[]')",
                 [(cid, name, name.lower()) for cid, name in batch.categories.items()])
             conn.executemany(
                 f"INSERT INTO products ({', '.join(_PRODUCT_COLS)}) VALUES ({', '.join('?' * len(_PRODUCT_COLS))})",
