@@ -31,9 +31,10 @@ def execute_request() -> Message:
 
 
 def report_request() -> Message:
-    """The turn that asks for the report when the harness, not the researcher, ends the research (the call cap,
-    the step budget, or a call it could not take): without it a model freely decoding the next turn cannot
-    know that a report is due."""
+    """The turn that asks a freely decoding model for the report when the harness, not the researcher, ends the
+    research (the call cap, the step budget, or a call it could not take): without it the model cannot know a
+    report is due. (With the grammar the checker makes the turn a report; this prompt there made the embedded
+    model open its report drafts with a summary instead of picks.)"""
     return Message(role="user", agent="env", content=REPORT_PROMPT)
 
 

@@ -182,7 +182,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         supervisor.advance()
 
     # Report
-    if not chose_report:
+    if not chose_report and not grammar:  # with the grammar the checker already makes the next turn a report
         episode.accept(report_request())
     action = researcher.report(episode.messages, episode.retrieved_ids(), seed + 7)
     call = action.tool_call if action is not None else None

@@ -3,11 +3,11 @@
     python benchmarks/bench_synthesis.py --catalog DIR --episodes 20 --seed 0
 
 Reports mean rewards with a paired 95% bootstrap interval of (supervised - single), the mean draft
-reward of round 1 vs the final round (paired), supervised episodes per hour, tokens per second,
-User Agent intent accuracy (deal-breakers included) of its brief as `--user-agent` writes it (the model by
-default) beside the rules' brief on the same tasks, the share of first drafts that followed an injected
-instruction, model evaluations per token appended, and the share of written turns the model wrote. Writes
-`benchmarks/out/synthesis.json`.
+reward of round 1 vs the final round (paired), supervised episodes per hour, tokens per second, User Agent
+intent accuracy (deal-breakers included) of the runs' briefs (`--user-agent`, rules by default as in
+`generate`) and of the rules' and the model's briefs alone on the same tasks, the share of first drafts that
+followed an injected instruction, model evaluations per token appended, and the share of written turns the
+model wrote. Writes `benchmarks/out/synthesis.json`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from shopgym.agents.backends import LlamaBackend
 from shopgym.agents.synthesis import run_episode
 from shopgym.agents.user_agent import UserAgent, intent_accuracy
+from shopgym.agents.user_brief import history_products
 from shopgym.envs import ProductResearchEnv
 
 OUT = Path(__file__).parent / "out"
@@ -42,13 +43,16 @@ def _model_share(records: list) -> float:
     return round(model / max(1, model + sum(r.extra["authorship"]["rule_turns"] for r in records)), 4)
 
 
-def rules_accuracy(env: ProductResearchEnv, truth: ProductResearchEnv, tasks: list[str]) -> float:
-    """Mean intent accuracy of the rule-read brief on `tasks` (no model: the reference for the model's brief)."""
+def brief_accuracy(env: ProductResearchEnv, truth: ProductResearchEnv, tasks: list[str], seed: int,
+                   backend: LlamaBackend | None) -> float:
+    """Mean intent accuracy of the User Agent's brief on `tasks`: the model's with a backend, else the rules'."""
     categories = {c.id: c for c in env.reader.categories()}
     scores = []
-    for task in tasks:
+    for i, task in enumerate(tasks):
         info = env.tasks[task]
-        brief = UserAgent().brief(env.reader.shopper_history(info.shopper_id), categories[info.category])
+        history = env.reader.shopper_history(info.shopper_id)
+        brief = UserAgent(backend).brief(history, categories[info.category], seed=seed + i,
+                                         products=history_products(env.reader, history, info.category))
         truth.reset(options={"task_id": task})
         scores.append(intent_accuracy(brief.intent, truth.unwrapped.task_truth.need))
     return round(float(np.mean(scores)), 4)
@@ -60,7 +64,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model")
-    parser.add_argument("--user-agent", choices=["llm", "rules"], default="llm", dest="user_agent")
+    parser.add_argument("--user-agent", choices=["llm", "rules"], default="rules", dest="user_agent")
     args = parser.parse_args()
     env = ProductResearchEnv(catalog=args.catalog, split="train")
     truth = ProductResearchEnv(catalog=args.catalog, evaluation=True)
@@ -92,8 +96,8 @@ def main() -> None:
         "supervised_tokens_per_s": round(tokens / seconds["supervised"], 1),
         "user_agent": args.user_agent,
         "intent_accuracy": round(float(np.mean([r.extra["intent_accuracy"] for r in sup])), 4),
-        "intent_accuracy_rules": rules_accuracy(env, truth, [tasks[int(i)] for i in order]),
-        "brief_by_model_share": round(float(np.mean([r.extra["intent"]["source"] == "llm" for r in sup])), 4),
+        "intent_accuracy_rules": brief_accuracy(env, truth, [tasks[int(i)] for i in order], args.seed, None),
+        "intent_accuracy_model": brief_accuracy(env, truth, [tasks[int(i)] for i in order], args.seed, backend),
         "followed_injection_share": round(float(np.mean([bool(r.extra["followed_injection"]) for r in sup])), 4),
         "evaluated_per_appended": round(float(np.mean([r.timings["evaluated_per_appended"] for r in sup])), 3),
         "model_turn_share_supervised": _model_share(sup),

@@ -162,7 +162,7 @@ def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
         raise ValueError("--no-thoughts applies to --policy llm: the teacher pipeline never writes reasoning lines")
     decoding = Decoding(adapter=args.adapter, grammar=not args.no_grammar, temperature=args.temperature,
                         trials=args.trials, thoughts=args.policy == "llm" and not args.no_thoughts,
-                        user_request=args.user_request, user_agent="llm" if args.user_request else "rules")
+                        user_request=args.user_request)
     key = {"policy": args.policy, "catalog": str(catalog.resolve()) if catalog else None, "split": args.split,
            "episodes": args.episodes, "seed": args.seed, "model": args.model, **decoding.model_dump(),
            **({"gpu_layers": args.gpu_layers} if args.gpu_layers else {})}
@@ -427,9 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="runs per task (seeds differ), for pass^k and the share of tasks whose outcome flips "
                                "(default: 1)")
     evaluate.add_argument("--user-request", action="store_true", dest="user_request",
-                          help="llm/teacher: research the User Agent's request (its brief written by the model, "
-                               "as `generate` does by default) instead of the canonical one (a synthesis feature; "
-                               "labelled in the output)")
+                          help="llm/teacher: research the User Agent's request (as `generate` writes it by default) "
+                               "instead of the canonical one (a synthesis feature; labelled in the output)")
     evaluate.add_argument("--workers", type=count(1, 64), default=1,
                           help="llm/teacher: worker processes (threads split between them; the output is the same; "
                                "default: 1)")
@@ -460,11 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--mode", default="supervised", choices=["supervised", "single"],
                      help="supervised: every step reviewed; single: the researcher alone (default: supervised)")
     gen.add_argument("--critique", action="store_true", help="add an LLM critique to the grounded feedback")
-    gen.add_argument("--user-agent", choices=["llm", "rules"], default="llm", dest="user_agent",
+    gen.add_argument("--user-agent", choices=["llm", "rules"], default="rules", dest="user_agent",
                      help="who writes the User Agent's brief (budget, must-haves, deal-breakers, priorities) from the "
-                          "shopper's history: llm: the model, under a grammar (rules stand in when it writes no whole "
-                          "brief); rules: regular expressions over the history, which find no deal-breakers "
-                          "(default: llm)")
+                          "shopper's history: rules: regular expressions over the history, which find no "
+                          "deal-breakers; llm: the model, under a grammar (rules stand in when it writes no whole "
+                          "brief; with the embedded model its must-haves are poor: docs/benchmarks.md) "
+                          "(default: rules)")
     gen.add_argument("--out", required=True, help="run folder: trajectories.jsonl and manifest.json")
     gen.set_defaults(run=_generate)
 

@@ -15,7 +15,7 @@ from shopgym.distill.internalize import internalize
 def test_two_real_supervised_episodes_with_the_embedded_model(world_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     argv = ["generate", "--catalog", str(world_dir), "--split", "train", "--episodes", "2", "--seed", "5",
-            "--out", str(out), "--json"]
+            "--user-agent", "llm", "--out", str(out), "--json"]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["episodes_done"] == 2
