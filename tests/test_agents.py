@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shopgym.agents.backends import ScriptedBackend
-from shopgym.agents.researcher import PLAN_PROMPT, ResearchAgent, plan_request
+from shopgym.agents.researcher import EXECUTE_PROMPT, PLAN_PROMPT, ResearchAgent, plan_request
 from shopgym.agents.supervisor import CAPS, State, Supervisor
 from shopgym.agents.synthesis import run_episode
 from shopgym.agents.trajectory_html import trajectories_html
@@ -23,8 +23,8 @@ BAD_REPORT = json.dumps({"tool": "submit_report", "arguments": {"report": {"reco
 
 def _researcher_script(plan: str, call: str, report: str):
     def reply(prompt: str) -> str:
-        if PLAN_PROMPT in prompt and prompt.split(PLAN_PROMPT, 1)[1].count("<|im_start|>assistant") == 1:
-            return plan  # nothing accepted since the plan request
+        if PLAN_PROMPT in prompt and EXECUTE_PROMPT not in prompt:
+            return plan  # the plan (or its revision) is asked for until it is accepted
         if prompt.rstrip().endswith("assistant") and "Reviewer:" in prompt.rsplit("<|im_start|>user", 1)[-1]:
             return report if "report" in prompt.rsplit("Reviewer:", 1)[-1].lower() else call
         return call
