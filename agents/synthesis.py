@@ -64,6 +64,12 @@ class Episode:
         self.record.append(message)
 
 
+def _draft(action: Message | None) -> Message:
+    """The researcher's turn under review, as the record keeps it (empty when it wrote no valid call)."""
+    return Message(role="assistant", agent="researcher", content=action.content if action else "",
+                   tool_call=action.tool_call if action else None, meta={"draft": True})
+
+
 def _review_message(review: Review, adopted: bool = False) -> Message:
     return Message(role="user", agent="supervisor", content=review.critique,
                    meta={"state": review.state.value, "round": review.round, "verdict": review.verdict,
@@ -195,8 +201,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
                 followed_injection = any(f.check == "followed_injection" for f in review.findings)
             if review.verdict == "accept":
                 break
-            draft = Message(role="assistant", agent="researcher", content=action.content if action else "",
-                            tool_call=call, meta={"draft": True})
+            draft = _draft(action)
             episode.log(draft)
             episode.log(_review_message(review, adopted=round_ == CAPS["report"]))
             if round_ == CAPS["report"]:
@@ -261,8 +266,7 @@ def _supervise_call(researcher: ResearchAgent, supervisor: Supervisor, episode: 
         review = supervisor.review_call(call, round_)
         if review.verdict == "accept":
             return action, False
-        draft = Message(role="assistant", agent="researcher", content=action.content if action else "",
-                        tool_call=call, meta={"draft": True})
+        draft = _draft(action)
         episode.log(draft)
         episode.log(_review_message(review, adopted=round_ == CAPS["toolcall"]))
         if round_ == CAPS["toolcall"]:

@@ -71,10 +71,14 @@ def history_text(events: Sequence[Any], products: Mapping[str, Listed]) -> str:
     return "\n".join(lines)
 
 
+def shopper_words(events: Sequence[Any]) -> str:
+    """Everything the shopper typed or wrote in `events` (searches, messages, reviews), lower-cased."""
+    return " ".join(f"{e.query or ''} {e.text or ''}" for e in events).lower()
+
+
 def stated_amounts(events: Sequence[Any]) -> list[str]:
-    """Dollar amounts the shopper wrote (searches, messages, reviews), in order: the budget's candidates."""
-    return list(dict.fromkeys(f"${m.replace(',', '')}" for e in events for m in DOLLARS.findall(
-        f"{e.query or ''} {e.text or ''}")))
+    """Dollar amounts the shopper wrote, in order: the budget's candidates."""
+    return list(dict.fromkeys(f"${m.replace(',', '')}" for m in DOLLARS.findall(shopper_words(events))))
 
 
 def brief_schema(brands: Sequence[str], aspects: Sequence[str], amounts: Sequence[str]) -> dict:
@@ -96,7 +100,7 @@ def brief_schema(brands: Sequence[str], aspects: Sequence[str], amounts: Sequenc
 def write_brief(backend: Backend, events: Sequence[Any], products: Mapping[str, Listed], aspects: Sequence[str],
                 noun: str, seed: int) -> dict | None:
     """The model's brief (budget, must_haves, deal_breakers, priorities), or None when it wrote no whole brief."""
-    words = " ".join(f"{e.query or ''} {e.text or ''}" for e in events).lower()
+    words = shopper_words(events)
     schema = brief_schema(named_brands(words, products), aspects, stated_amounts(events))
     history = history_text(events, products) or "(no activity in this category)"
     prompt = fmt.one_shot(backend.chat, INSTRUCTION, f"The shopper is shopping for {noun}. History:\n{history}\nBrief:")

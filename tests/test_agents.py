@@ -13,7 +13,7 @@ from shopgym.agents.supervisor import CAPS, State, Supervisor
 from shopgym.agents.synthesis import run_episode
 from shopgym.agents.trajectory_html import trajectories_html
 from shopgym.agents.user_agent import UserAgent, intent_accuracy
-from shopgym.agents.user_brief import BRIEF_TOOL, history_products, named_brands, stated_amounts
+from shopgym.agents.user_brief import BRIEF_TOOL, history_products, named_brands, shopper_words, stated_amounts
 from shopgym.envs import ProductResearchEnv
 
 BAD_CALL = json.dumps({"tool": "view_product", "arguments": {"product_id": "P-invented"}})
@@ -65,9 +65,8 @@ def test_user_agent_writes_its_brief_with_the_model_from_the_history_not_the_nee
     products = history_products(env.reader, history, task.category)
     need = truth.unwrapped.task_truth.need
     refused = need.deal_breakers[0].value
-    words = " ".join(f"{e.query or ''} {e.text or ''}" for e in history if e.category == task.category).lower()
-    assert refused in named_brands(words, products)  # the model may choose it: the shopper names it
     events = [e for e in history if e.category == task.category]
+    assert refused in named_brands(shopper_words(events), products)  # the model may choose it: the shopper names it
     budget = stated_amounts(events)[0]  # a dollar amount the shopper wrote
     own_words = " ".join(next(e.query or e.text for e in events if e.query or e.text).split()[:3])
     written = _brief_call(budget=budget, must_haves=[own_words, "a long warranty"], deal_breakers=[refused],
