@@ -71,6 +71,11 @@ class ProductDraft:
         return {**self.specs, **self.listing_errors}
 
 
+
+def _clamp(value: float, low: float, high: float) -> float:
+    """`float(np.clip(value, low, high))` for one number, without numpy's per-call cost."""
+    return float(min(max(value, low), high))
+
 def make_brands(seed: int, category: Category) -> list[Brand]:
     rng = sub_rng(seed, "brands", category.id)
     count = int(rng.integers(8, 15))
@@ -83,7 +88,7 @@ def make_brands(seed: int, category: Category) -> list[Brand]:
             continue
         names.add(name)
         quality = float(rng.uniform(0.25, 0.85))
-        tier = float(np.clip(quality + rng.normal(0, 0.2), 0, 1))
+        tier = _clamp(quality + rng.normal(0, 0.2), 0, 1)
         brands.append(Brand(name=name, quality=round(quality, 4), tier=round(tier, 4),
                             inflated=bool(rng.random() < INFLATED_BRAND_RATE)))
     return brands
@@ -91,7 +96,7 @@ def make_brands(seed: int, category: Category) -> list[Brand]:
 
 def _spec_value(attr, rng: np.random.Generator, tier: float) -> SpecValue:
     if isinstance(attr, NumericAttr):
-        position = float(np.clip(rng.beta(2, 2) * 0.7 + (tier if attr.higher_is_better else 1 - tier) * 0.3, 0, 1))
+        position = _clamp(rng.beta(2, 2) * 0.7 + (tier if attr.higher_is_better else 1 - tier) * 0.3, 0, 1)
         value = attr.low + position * (attr.high - attr.low)
         return int(round(value)) if attr.decimals == 0 else round(value, attr.decimals)
     if isinstance(attr, ChoiceAttr):
@@ -107,12 +112,12 @@ def _spec_score(category: Category, specs: dict[str, SpecValue]) -> float:
             scores.append(position if attr.higher_is_better else 1 - position)
         elif isinstance(attr, BoolAttr):
             scores.append(1.0 if specs[attr.name] else 0.0)
-    return float(np.mean(scores)) if scores else 0.5
+    return sum(scores) / len(scores) if scores else 0.5  # as np.mean sums under 8 values
 
 
 def _price_cents(category: Category, score: float) -> int:
     low, high = np.log(category.price_low), np.log(category.price_high)
-    dollars = float(np.exp(low + float(np.clip(score, 0, 1)) * (high - low)))
+    dollars = float(np.exp(low + _clamp(score, 0, 1) * (high - low)))
     return max(1, int(dollars)) * 100 + 99
 
 
@@ -154,7 +159,7 @@ def _listing_error(category: Category, specs: dict[str, SpecValue], rng: np.rand
     if isinstance(attr, BoolAttr):
         return {attr.name: True} if not specs[attr.name] else {}
     span = (attr.high - attr.low) * float(rng.uniform(0.2, 0.4))
-    value = float(np.clip(float(specs[attr.name]) + (span if attr.higher_is_better else -span), attr.low, attr.high))
+    value = _clamp(float(specs[attr.name]) + (span if attr.higher_is_better else -span), attr.low, attr.high)
     value = int(round(value)) if attr.decimals == 0 else round(value, attr.decimals)
     return {attr.name: value} if value != specs[attr.name] else {}
 
@@ -174,9 +179,9 @@ def make_products(seed: int, category: Category, brands: list[Brand], count: int
             continue
         brand = brands[int(brand_choice[offset])]
         specs = {attr.name: _spec_value(attr, rng, brand.tier) for attr in category.attributes}
-        qualities = {a.name: round(float(np.clip(BRAND_SHARE * brand.quality + (1 - BRAND_SHARE) * rng.uniform(0.1, 0.95)
-                                                 + rng.normal(0, 0.05), 0.02, 0.98)), 4) for a in category.aspects}
-        score = 0.45 * brand.tier + 0.3 * _spec_score(category, specs) + 0.25 * float(np.mean(list(qualities.values())))
+        qualities = {a.name: round(_clamp(BRAND_SHARE * brand.quality + (1 - BRAND_SHARE) * rng.uniform(0.1, 0.95)
+                                          + rng.normal(0, 0.05), 0.02, 0.98), 4) for a in category.aspects}
+        score = 0.45 * brand.tier + 0.3 * _spec_score(category, specs) + 0.25 * (sum(qualities.values()) / len(qualities))
         price = _price_cents(category, score + float(rng.normal(0, 0.08)))
         series = _SERIES[int(rng.integers(len(_SERIES)))]
         model_number = int(rng.integers(1, 10)) * 100 + int(rng.integers(0, 10)) * 10
@@ -208,11 +213,11 @@ def _near_duplicate(category: Category, source: ProductDraft, index: int, rng: n
     else:
         span = (attr.high - attr.low) * 0.25
         worse = -span if attr.higher_is_better else span
-        value = float(np.clip(float(specs[attr.name]) + worse, attr.low, attr.high))
+        value = _clamp(float(specs[attr.name]) + worse, attr.low, attr.high)
         specs[attr.name] = int(round(value)) if attr.decimals == 0 else round(value, attr.decimals)
     suffix = _DUPLICATE_SUFFIXES[int(rng.integers(len(_DUPLICATE_SUFFIXES)))]
     title = f"{source.title} {suffix}"
-    qualities = {k: round(float(np.clip(v + rng.normal(0, 0.05), 0.02, 0.98)), 4) for k, v in source.qualities.items()}
+    qualities = {k: round(_clamp(v + rng.normal(0, 0.05), 0.02, 0.98), 4) for k, v in source.qualities.items()}
     price = max(199, int(source.price_cents * rng.uniform(0.9, 1.05)) // 100 * 100 + 99)
     return ProductDraft(  # a listing of its own: the source's listing errors are not copied
         index=index, category=category.id, brand=source.brand, title=title, price_cents=price, specs=specs,

@@ -19,6 +19,8 @@ POSITIVE = ["excellent", "great", "superb", "fantastic", "impressive", "outstand
             "very good", "solid", "top-notch"]
 NEGATIVE = ["poor", "disappointing", "terrible", "weak", "awful", "mediocre", "bad", "subpar",
             "frustrating", "worse than expected"]
+_ONE_WORD_POSITIVE = [w for w in POSITIVE if " " not in w]
+_ONE_WORD_NEGATIVE = [w for w in NEGATIVE if " " not in w]
 NEGATABLE = 8  # the first 8 one-word adjectives of each list (both have at least 8) serve after "not"/"never"
 # One aspect's verdict; {adj} comes from the sign's word list, {anti} from the other one (for negations).
 _POSITIVE_TEMPLATES = [
@@ -97,10 +99,10 @@ class ReviewDraft:
 def _clause(kw: str, positive: bool, rng_pick: int, noun: str) -> str:
     """One aspect's verdict as a sentence, from varied (hedged, negated, comparative) templates."""
     templates = _POSITIVE_TEMPLATES if positive else _NEGATIVE_TEMPLATES
-    words, others = (POSITIVE, NEGATIVE) if positive else (NEGATIVE, POSITIVE)
+    words, others = (POSITIVE, _ONE_WORD_NEGATIVE) if positive else (NEGATIVE, _ONE_WORD_POSITIVE)
     template = templates[rng_pick % len(templates)]
     adj = words[(rng_pick // 7) % len(words)]
-    anti = [w for w in others if " " not in w][(rng_pick // 11) % NEGATABLE]
+    anti = others[(rng_pick // 11) % NEGATABLE]
     return template.format(kw=kw, Kw=kw.capitalize(), adj=adj, anti=anti, noun=noun)
 
 
@@ -168,51 +170,54 @@ def make_reviews(seed: int, category: Category, products: list[ProductDraft], na
     authors = rng.integers(0, len(names), size=total)
     pick = rng.integers(0, 1 << 30, size=(total, 10))
 
+    # The loop reads plain lists: indexing numpy arrays one element at a time costs more than the work.
+    names_of = [a.name for a in category.aspects]
+    keywords_of = [a.keywords[:2] for a in category.aspects]
+    dates = [(EPOCH + dt.timedelta(days=d)).isoformat() for d in range(HISTORY_DAYS)]
+    rows = zip(owner.tolist(), pick.tolist(), ratings.tolist(), mentioned.tolist(), positive.tolist(), fake.tolist(),
+               adversarial.tolist(), verified.tolist(), helpful.tolist(), days.tolist(), authors.tolist())
     drafts = []
-    for r in range(total):
-        product = products[int(owner[r])]
-        picks = pick[r]
-        rating = int(ratings[r])
+    for owner_index, picks, rating, mentions, positives, is_fake, is_adversarial, is_verified, votes, day, author in rows:
+        product = products[owner_index]
         mood = _mood(rating)
         sentences = []
         if picks[0] % 2:
             use = category.uses[picks[1] % len(category.uses)]
             sentences.append(_OPENERS[picks[1] % len(_OPENERS)].format(use=use, noun=category.noun))
-        if fake[r]:
+        if is_fake:
             sentences = [_FAKE_TEXTS[picks[2] % len(_FAKE_TEXTS)].format(noun=category.noun)]
-        aspects = [int(a) for a in np.nonzero(mentioned[r])[0]]
-        sentiments = {category.aspects[a].name: int(signs[r, a]) for a in aspects}
-        keywords = {a: category.aspects[a].keywords[(picks[3] + a) % min(2, len(category.aspects[a].keywords))]
-                    for a in aspects}
-        contrast = [a for a in aspects if positive[r, a]][:1] + [a for a in aspects if not positive[r, a]][:1]
+        aspects = [a for a in range(n_aspects) if mentions[a]]
+        sentiments = {names_of[a]: 1 if positives[a] else -1 for a in aspects}
+        keywords = {a: keywords_of[a][(picks[3] + a) % len(keywords_of[a])] for a in aspects}
+        contrast = [a for a in aspects if positives[a]][:1] + [a for a in aspects if not positives[a]][:1]
         if len(contrast) == 2 and picks[8] % 5 < 2:
             first, second = contrast if picks[8] % 2 else contrast[::-1]
-            adjectives = {a: (POSITIVE if positive[r, a] else NEGATIVE)[(picks[9] + a) % 10] for a in contrast}
+            adjectives = {a: (POSITIVE if positives[a] else NEGATIVE)[(picks[9] + a) % 10] for a in contrast}
             sentences.append(_contrast(keywords[first], adjectives[first], keywords[second], adjectives[second],
-                                       int(picks[9])))
+                                       picks[9]))
             aspects = [a for a in aspects if a not in contrast]
         for a in aspects:
-            sentences.append(_clause(keywords[a], bool(positive[r, a]), int(picks[3]) + 13 * a, category.noun))
-        if adversarial[r]:
+            sentences.append(_clause(keywords[a], positives[a], picks[3] + 13 * a, category.noun))
+        if is_adversarial:
             target_index = products[picks[4] % len(products)].index
             target = product_ids[target_index] if product_ids else str(target_index)
             text = _ADVERSARIAL_TEXTS[picks[4] % len(_ADVERSARIAL_TEXTS)].format(target=target, noun=category.noun)
-            sentences.insert(int(picks[5] % 2) * len(sentences), text)
+            sentences.insert(picks[5] % 2 * len(sentences), text)
         for defect in product.defects:
             if sentiments.get(defect["aspect"]) == -1:
-                keyword = category.aspects[int(a_index[defect["aspect"]])].keywords[0]
+                keyword = keywords_of[a_index[defect["aspect"]]][0]
                 sentences.append(f"The {keyword} {defect['issue']}.")
-        if product.listing_errors and not fake[r] and picks[7] % 5 < 2:
-            sentences.append(_listing_sentence(category, product, int(picks[7])))
-        if not fake[r]:
+        if product.listing_errors and not is_fake and picks[7] % 5 < 2:
+            sentences.append(_listing_sentence(category, product, picks[7]))
+        if not is_fake:
             closers = _CLOSERS[mood]
             sentences.append(closers[picks[6] % len(closers)])
         titles = _TITLES[mood]
         drafts.append(ReviewDraft(
-            product_index=product.index, author=names[int(authors[r])], rating=rating,
+            product_index=product.index, author=names[author], rating=rating,
             title=titles[picks[7] % len(titles)].format(noun=category.noun), text=" ".join(sentences),
-            date=(EPOCH + dt.timedelta(days=int(days[r]))).isoformat(), verified=bool(verified[r]),
-            helpful_votes=int(helpful[r]), sentiments=sentiments, fake=bool(fake[r]), adversarial=bool(adversarial[r]),
+            date=dates[day], verified=is_verified, helpful_votes=votes, sentiments=sentiments, fake=is_fake,
+            adversarial=is_adversarial,
         ))
     sums = np.bincount(owner, weights=ratings, minlength=len(products))
     for index, product in enumerate(products):

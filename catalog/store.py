@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable
+from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,25 @@ def open_for_writing(out_dir: Path) -> Any:
 
 
 def insert_rows(db: Any, table: str, rows: Iterable[dict], batch_size: int = 5000) -> None:
-    """Append rows to a table in batches (one transaction per batch)."""
-    db[table].insert_all(rows, batch_size=batch_size)
+    """Append rows, dicts with the keys of the first one, to a table in batches (one transaction per batch).
+
+    Plain `executemany`: sqlite-utils' `insert_all` inspects every value for JSON conversion, which was a
+    quarter of a world build. Values must already be SQLite types (str, int, float, bytes or None).
+    """
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
+    columns = tuple(first)
+    values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
+    rows = chain([first], rows)
+    while batch := list(islice(rows, batch_size)):
+        odd = next((row for row in batch if len(row) != len(columns)), None)
+        if odd is not None:
+            raise ValueError(f"rows for {table} must all have the columns {list(columns)}; got {sorted(odd)}")
+        with db.conn:
+            db.conn.executemany(sql, map(values, batch))
 
 
 def set_meta(db: Any, **values: str) -> None:
