@@ -412,6 +412,38 @@ def test_budgeted_tiers_score_the_same_documents_in_both_backends(catalog_dir: P
     conn.close()
 
 
+@pytest.mark.parametrize("cache", [1, 2_000_000])
+@pytest.mark.parametrize("category", [None, "headphones"])
+def test_whoosh_ranker_ranks_as_whooshs_own_bm25f_matchers(catalog_dir: Path, cache: int, category: str | None,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numpy ranking over cached postings gives Whoosh's own scores and order (all matches fit one tier),
+    also when the postings cache holds one word at a time."""
+    from whoosh import index as whoosh_index
+    from whoosh.query import Or, Term
+    from whoosh.scoring import BM25F
+
+    from shopgym.catalog.search import whoosh_ranker
+    from shopgym.catalog.search.whoosh_index import PRODUCTS, WHOOSH_DIR, WhooshIndex, scope
+
+    monkeypatch.setattr(whoosh_ranker, "POSTINGS_CACHE", cache)
+    ours = WhooshIndex(catalog_dir / WHOOSH_DIR, score_budget=1000)
+    ix = whoosh_index.open_dir(str(catalog_dir / WHOOSH_DIR), indexname=PRODUCTS)
+    field, prefix = ("text", "") if category is None else ("scoped", scope(category))
+    with ix.searcher(weighting=BM25F()) as searcher:
+        ids = searcher.reader().column_reader("id")
+        for query in [*TIER_QUERIES, "wireless studio headphones", "blender falcon otter"] * 2:
+            matcher = Or([Term(field, prefix + w) for w in tokenize(query)]).matcher(searcher, searcher.context())
+            scored = []
+            while matcher.is_active():
+                scored.append((-matcher.score(), matcher.id()))
+                matcher.next()
+            expected = [ids[docnum] for _, docnum in sorted(scored)]
+            assert expected, query
+            assert ours.search(query, 1000, category) == expected, query
+    ix.close()
+    ours.close()
+
+
 HOSTILE_TEXT = st.one_of(
     st.sampled_from(INJECTIONS),
     st.text(max_size=300),

@@ -8,7 +8,7 @@ handed to Whoosh as lists, so no Whoosh analyzer runs. Products also have a `sco
 the product's category, so a category restriction reads only that category's postings instead of
 intersecting with a category list. Documents are added in static-rank order (most reviewed
 first), so document numbers are the order in which `tiers` takes documents when a tier has more
-matches than its budget.
+matches than its budget. Ranking is `whoosh_ranker`: Whoosh's postings and BM25F, scored with numpy.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, TEXT, Schema
-from whoosh.query import And, Or, Query, Term
 from whoosh.scoring import BM25F
-from whoosh.searching import Searcher
 
-from .query import tokenize, words
-from .tiers import SCORE_BUDGET, Tier, plan, ranked_pool
+from .query import words
+from .tiers import SCORE_BUDGET
+from .whoosh_ranker import WhooshRanker
 
 WHOOSH_DIR = "whoosh"
 PRODUCTS, PAGES = "products", "pages"
@@ -70,50 +69,18 @@ def build_whoosh(index_dir: Path, products: Iterable[dict[str, str]], pages: Ite
         ix.close()
 
 
-class _Ranker:
-    """Tiers over one open searcher."""
-
-    def __init__(self, searcher: Searcher, budget: int) -> None:
-        self.searcher = searcher
-        reader = searcher.reader()
-        self._ids = reader.column_reader("id") if reader.has_column("id") else []  # none in an empty index
-        self._budget = budget
-
-    def search(self, query: str, limit: int, category: str | None = None) -> list[str]:
-        tokens = tokenize(query)
-        if not tokens:
-            return []
-        # Planned on catalog-wide frequencies, as FTS5 plans, so both score the same documents.
-        tiers = plan(tokens, {t: self.searcher.doc_frequency("text", t) for t in tokens}, self._budget)
-        field, prefix = ("text", "") if category is None else ("scoped", scope(category))
-        taken: set[int] = set()  # documents scored by earlier tiers
-
-        def rank(tier: Tier, want: int, budget: int) -> tuple[list[str], int]:
-            parts: list[Query] = [Term(field, prefix + word) for word in tier.match]
-            query = parts[0] if len(parts) == 1 else And(parts) if tier.every else Or(parts)
-            matcher = query.matcher(self.searcher, self.searcher.context())
-            scored: list[tuple[float, int]] = []
-            while matcher.is_active() and len(scored) < budget:
-                docnum = matcher.id()
-                if docnum not in taken:
-                    scored.append((-matcher.score(), docnum))
-                matcher.next()
-            taken.update(docnum for _, docnum in scored)
-            scored.sort()
-            return [self._ids[docnum] for _, docnum in scored[:want]], len(scored)
-
-        return ranked_pool(tiers, rank, limit, self._budget)
-
-
 class WhooshIndex:
     """Searchers opened once and kept for the life of the object."""
 
     def __init__(self, index_dir: Path, score_budget: int = SCORE_BUDGET) -> None:
         self._indexes = [whoosh_index.open_dir(str(index_dir), indexname=name) for name in (PRODUCTS, PAGES)]
-        self._products, self._pages = (_Ranker(ix.searcher(weighting=BM25F()), score_budget) for ix in self._indexes)
+        self._products, self._pages = (WhooshRanker(ix.searcher(weighting=BM25F()), score_budget)
+                                       for ix in self._indexes)
 
     def search(self, query: str, limit: int, category: str | None = None) -> list[str]:
-        return self._products.search(query, limit, category)
+        if category is None:
+            return self._products.search(query, limit)
+        return self._products.search(query, limit, "scoped", scope(category))
 
     def search_pages(self, query: str, limit: int) -> list[str]:
         return self._pages.search(query, limit)
