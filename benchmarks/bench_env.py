@@ -131,7 +131,7 @@ def markdown(results: list[dict]) -> str:
                          f"{t['overhead_ms']:.3f} | {t['ratio']:.2f} |")
     lines += ["", "| products | heuristic steps/s (grading included) | train pass s (loads included) | "
                   "worker peak RSS MB |", "|---|---|---|---|"]
-    lines += [f"| {r['products']:,} | {r['heuristic_steps_per_s']} | {r['warm_up_s']} | {r['worker_rss_mb']} |"
+    lines += [f"| {r['products']:,} | {r['heuristic_steps_per_s']:,.0f} | {r['warm_up_s']} | {r['worker_rss_mb']} |"
               for r in results]
     return "\n".join(lines)
 
