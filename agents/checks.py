@@ -1,5 +1,8 @@
 """The Supervisor Agent's grounded checks: plan, tool call and report, judged on observable data only.
 
+A product's specs count as seen once its page (all or specs), a comparison or a spec filter of a search that listed it
+showed them; a check never states an unseen spec's value (`unverified_pick`, `claim_unseen` ask the researcher to look).
+
 The public entry point; each topic lives in its own module:
 - `findings`: what every check returns (`Finding`, `verdict`, `feedback`)
 - `request_parsing`: what the request states (`parse_request`, `StatedNeed`, `Rule`, `search_arguments`)
@@ -15,10 +18,10 @@ Check names (the `check` field), by entry point:
   redundant_call, unknown_id, unretrieved_id, wrong_category, search_ignores_category,
   search_ignores_budget, search_ignores_rating, search_ignores_must_have, search_contradicts_request,
   call_would_fail, empty_result, unknown_aspect, redundant_question
-- report: report_schema, empty_report, nothing_fits_inconsistent, invented_id, uninspected_pick,
+- report: report_schema, empty_report, nothing_fits_inconsistent, invented_id, uninspected_pick, unverified_pick,
   duplicate_pick, report_without_claims, report_without_summary, wrong_category, over_budget,
   below_min_rating, must_have_violated, deal_breaker_violated, uncited_claim, claim_source_mismatch,
-  claim_contradicts_catalog, unknown_field, invalid_claim_value, weak_source, aspect_claim_unsupported,
+  claim_contradicts_catalog, claim_unseen, unknown_field, invalid_claim_value, weak_source, aspect_claim_unsupported,
   unsupported_pick, priority_not_covered, followed_injection, cites_injected_review, injected_review_carrier,
   rubric_item_not_addressed, readability, unchecked_constraint
 """

@@ -62,8 +62,12 @@ def check_claims(view: View, draft: Report) -> list[Finding]:
             found += _check_aspect_claim(view, claim, product, number, tag)
         elif name == "price" or name.removeprefix("spec:") in (product.specs or {}):
             ok, actual = claim_value_ok(name, claim.value, product)
-            if not ok:
-                label = "price" if name == "price" else name.removeprefix("spec:")
+            label = "price" if name == "price" else name.removeprefix("spec:")
+            if not ok and label != "price" and not view.saw(pid, label):  # never name a value it was not shown
+                found.append(Finding(check="claim_unseen", severity="error", subject=pid,
+                                     message=f"{tag}: {pid}'s {label} was never shown in this episode; "
+                                             f"view_product {pid} and claim what it shows"))
+            elif not ok:
                 found.append(Finding(check="claim_contradicts_catalog", severity="error", subject=pid,
                                      message=f"{tag}: the catalog lists {pid}'s {label} as {actual}; correct the "
                                              "claim or drop it"))

@@ -4,7 +4,9 @@ That is what the researcher could have read itself: the request text (plus the s
 taken from the observations), the env's episode log (`env.unwrapped.episode`: retrieved / inspected products,
 retrieved reviews and pages, the canonical calls made so far), the observations returned so far, and the shop's
 public catalog through `env.unwrapped.reader` (prices, specs, reviews, pages). Hidden truth is never touched: no
-`task_truth`, no `truth_reader`, no `stated_need()`.
+`task_truth`, no `truth_reader`, no `stated_need()`. A product's specs count only once a page or a comparison
+showed them (`saw`): a listing shows brand, price and rating, so the checks never judge, or name, a spec the
+researcher has not been shown.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shopgym.envs.tools import REVIEW_PAGE_SIZE, TOOLS
+from shopgym.envs.tools import REVIEW_PAGE_SIZE, SEARCH_PAGE_SIZE, TOOLS, search_filters
 
 from .injections import Injection, looks_injected
 from .request_parsing import answers_in, attribute_of, parse_request, search_arguments
@@ -114,8 +116,9 @@ class View:
 
     @cached_property
     def pages_read(self) -> dict[str, Any]:
+        """page id -> page for every page this episode opened (replayed from the log)."""
         out = {}
-        for page_id in sorted(self.episode.retrieved_pages):
+        for page_id in sorted({call.parsed.doc_id for call in self.calls if call.tool == "open_page"}):
             try:
                 out[page_id] = self.reader.get_page(page_id)
             except (LookupError, ValueError):
@@ -130,6 +133,44 @@ class View:
             if call.tool == "view_product":
                 out.setdefault(call.parsed.product_id, set()).add(call.parsed.section)
         return out
+
+    @cached_property
+    def seen_specs(self) -> dict[str, set[str] | None]:
+        """product id -> the spec names a page or a comparison showed (None: all of them)."""
+        out: dict[str, set[str] | None] = {}
+        for call in self.calls:
+            a = call.parsed
+            if call.tool == "search_products" and (a.specs or a.spec_min or a.spec_max):
+                for pid in self._listed_by(a):  # a spec filter shows that every listed product passes it
+                    if out.get(pid, set()) is not None:
+                        out[pid] = (out.get(pid) or set()) | set(a.specs) | set(a.spec_min) | set(a.spec_max)
+            elif call.tool == "view_product" and a.section in ("all", "specs"):
+                out[a.product_id] = None
+            elif call.tool == "compare_products":
+                for pid in a.product_ids:
+                    if a.fields is None:
+                        out[pid] = None
+                    elif out.get(pid, set()) is not None:  # None: all specs were shown already
+                        out[pid] = (out.get(pid) or set()) | set(a.fields)
+        return out
+
+    def _listed_by(self, a: Any) -> list[str]:
+        """The products a search call listed (replayed: the log keeps only the union)."""
+        filters = search_filters(a.category, a.brand, a.min_price, a.max_price, a.min_rating, a.specs, a.spec_min,
+                                 a.spec_max)
+        try:
+            result = self.reader.search_products(a.query, filters, sort=a.sort, page=a.page,
+                                                 page_size=SEARCH_PAGE_SIZE)
+        except (LookupError, ValueError):
+            return []
+        return [p.id for p in result.products]
+
+    def saw(self, product_id: str, attr: str) -> bool:
+        """Whether the researcher was shown `attr` ("brand" or a spec name) of the product."""
+        if attr == "brand" or product_id not in self.seen_specs:
+            return attr == "brand"
+        names = self.seen_specs[product_id]
+        return names is None or attr in names
 
     @cached_property
     def injections(self) -> list[Injection]:
@@ -170,12 +211,17 @@ class View:
         if need.min_rating is not None and product.rating < need.min_rating:
             broken.append(f"is rated {product.rating:.1f} stars, under the {need.min_rating:g}-star minimum")
         for rule in need.must_haves:
-            if not rule.holds(product.brand, specs):
+            if self.saw(product.id, rule.attr) and not rule.holds(product.brand, specs):
                 broken.append(f"has {self.describe_value(product, rule.attr)}, but must have {rule.text}")
         for rule in need.deal_breakers:
-            if rule.holds(product.brand, specs):
+            if self.saw(product.id, rule.attr) and rule.holds(product.brand, specs):
                 broken.append(f"has {self.describe_value(product, rule.attr)}, a deal-breaker ({rule.text})")
         return broken
+
+    def unchecked(self, product: Any) -> list[str]:
+        """The stated conditions on specs of the product the researcher has not been shown."""
+        return [rule.text for rule in [*self.need.must_haves, *self.need.deal_breakers]
+                if not self.saw(product.id, rule.attr)]
 
     def describe_value(self, product: Any, name: str) -> str:
         if name == "brand":
@@ -185,23 +231,28 @@ class View:
         label = attr["label"] if attr else name
         return f"no {label} listed" if value is None else f"{label} {spec_text(attr, value)}"
 
-    def candidates(self, exclude: Iterable[str] = ()) -> list[Any]:
-        """Retrieved products in the stated category that meet every stated condition, inspected ones first."""
+    def candidates(self, exclude: Iterable[str] = (), confirmed: bool = True) -> list[Any]:
+        """Retrieved products in the stated category that meet every stated condition as far as the researcher has
+        seen, inspected ones first: those with every condition seen to hold (`confirmed`), or the others."""
         skip = set(exclude)
         out = []
         for pid in sorted(set(self.episode.retrieved_products) - skip):
             product = self.product(pid)
-            if product is not None and not self.fits(product):
+            if product is not None and not self.fits(product) and confirmed != bool(self.unchecked(product)):
                 out.append(product)
         inspected = self.episode.inspected_products
         return sorted(out, key=lambda p: (p.id not in inspected, -p.rating, p.price_cents or 0, p.id))
 
     def candidates_text(self, exclude: Iterable[str] = (), what: str = "meeting every stated condition") -> str:
-        found = self.candidates(exclude)
-        if not found:
-            hint = self.search_hint()
-            return f"no retrieved product is {what}; search again{hint}"
-        return f"retrieved candidates {what}: " + id_list(f"{p.id} ({money(p.price_cents)})" for p in found)
+        found, unsure = self.candidates(exclude), self.candidates(exclude, confirmed=False)
+        parts = []
+        if found:
+            parts.append(f"retrieved candidates {what}: " + id_list(f"{p.id} ({money(p.price_cents)})" for p in found))
+        if unsure:
+            conditions = "; ".join(dict.fromkeys(text for p in unsure for text in self.unchecked(p)))
+            parts.append(f"not yet checked against {conditions}: " + id_list(p.id for p in unsure)
+                         + " (view_product shows their specs)")
+        return "; ".join(parts) or f"no retrieved product is {what}; search again{self.search_hint()}"
 
     def search_hint(self) -> str:
         args = self.search_arguments()

@@ -97,7 +97,17 @@ def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
                                  message=f"pick {rank} {pid} was never inspected; view_product {pid} (and read its "
                                          "reviews) before recommending it"))
         found += _pick_constraints(view, product, rank, recs)
+        if pid in episode.inspected_products:
+            found += _unseen_conditions(view, product)
     return found
+
+
+def _unseen_conditions(view: View, product: Any) -> list[Finding]:
+    """A pick whose specs for a stated condition were never shown: the researcher must look, not be told."""
+    return [Finding(check="unverified_pick", severity="error", subject=product.id,
+                    message=f"{product.id}'s specs were never shown in this episode, so '{text}' is unchecked; "
+                            f"view_product {product.id} (section specs) before recommending it")
+            for text in view.unchecked(product)]
 
 
 def _pick_constraints(view: View, product: Any, rank: int, recs: list[str]) -> list[Finding]:

@@ -53,6 +53,21 @@ def _summary_line(p: ProductSummary) -> str:
     return f"- {p.id} | {p.title} | {_money(p.price_cents)} | {p.rating:.1f} stars ({p.review_count} reviews)"
 
 
+def search_filters(category: str | None = None, brand: str | None = None, min_price: float | None = None,
+                   max_price: float | None = None, min_rating: float | None = None, specs: dict[str, Any] | None = None,
+                   spec_min: dict[str, float] | None = None, spec_max: dict[str, float] | None = None) -> SearchFilters:
+    """The catalog filters of `search_products` arguments (dollars to cents, spec conditions by name)."""
+    specs, spec_min, spec_max = specs or {}, spec_min or {}, spec_max or {}
+    return SearchFilters(
+        category=category, brand=brand,
+        min_price_cents=round(min_price * 100) if min_price is not None else None,
+        max_price_cents=round(max_price * 100) if max_price is not None else None,
+        min_rating=min_rating,
+        specs=[SpecFilter(name=n, equals=specs.get(n), min=spec_min.get(n), max=spec_max.get(n))
+               for n in sorted(set(specs) | set(spec_min) | set(spec_max))],
+    )
+
+
 def search_products(
     ctx: ToolContext,
     query: Annotated[str, Field(max_length=300, description="words to match in titles and descriptions")] = "",
@@ -75,13 +90,7 @@ def search_products(
     if unknown:
         scope = f"for category {category}" if category else "in any category"
         raise ValueError(f"unknown spec {unknown[0]!r}; valid specs {scope}: {', '.join(known)}")
-    filters = SearchFilters(
-        category=category, brand=brand,
-        min_price_cents=round(min_price * 100) if min_price is not None else None,
-        max_price_cents=round(max_price * 100) if max_price is not None else None,
-        min_rating=min_rating,
-        specs=[SpecFilter(name=n, equals=specs.get(n), min=spec_min.get(n), max=spec_max.get(n)) for n in names],
-    )
+    filters = search_filters(category, brand, min_price, max_price, min_rating, specs, spec_min, spec_max)
     result = ctx.reader.search_products(query, filters, sort=sort, page=page, page_size=SEARCH_PAGE_SIZE)
     ctx.episode.retrieved_products.update(p.id for p in result.products)
     ctx.result.saw(listed=[p.id for p in result.products], total=result.total)

@@ -675,3 +675,38 @@ def test_plan_unit() -> None:
             "Ask me if you need to know more.")
     assert "plan_ask_user" in _errors(check_plan("Search tents, read reviews, submit a report.", hard))
     assert not _errors(check_plan("Ask the user about budget, then search tents, read reviews, submit a report.", hard))
+
+
+def test_checks_judge_only_specs_the_researcher_was_shown(env) -> None:
+    """Issue 14: a spec counts once a page, a comparison or a spec filter showed it; until then the checks say it
+    is unchecked and never name its value."""
+    request, obs = _start(env)
+    need = parse_request(request, env.reader.categories())
+    rule = next(r for r in need.must_haves if r.attr != "brand")
+    listed = [pid for pid, _ in _search(env, request, obs, category=need.category, max_price=need.budget_cents / 100)]
+    unseen = next(pid for pid in listed if rule.holds("", env.reader.get_product(pid).specs))  # fits, specs unseen
+    observation, *_ = env.step({"tool": "read_reviews", "arguments": {"product_id": unseen}})  # inspected, specs not
+    obs.append(observation["text"])
+    report = {"recommendations": [{"product_id": unseen, "rationale": "Fits."}],
+              "claims": [{"product_id": unseen, "field": f"spec:{rule.attr}", "value": "nonsense", "source": unseen}],
+              "summary": "One pick."}
+    findings = check_report(report, env, request, observations=obs)
+    unverified = [f for f in findings if f.check == "unverified_pick"]
+    assert [f.subject for f in unverified] == [unseen] and rule.text in unverified[0].message
+    assert {f.check for f in findings} & {"claim_unseen"} == {"claim_unseen"}
+    assert "claim_contradicts_catalog" not in {f.check for f in findings}
+    empty = check_report({"recommendations": [], "claims": [], "summary": "Nothing yet."}, env, request, observations=obs)
+    hint = next(f.message for f in empty if f.check == "empty_report")
+    assert "not yet checked against" in hint and unseen in hint and "retrieved candidates" not in hint
+    for finding in findings + empty:  # the unseen spec's value is never stated as the product's
+        assert "the catalog lists" not in finding.message and f"{unseen} has" not in finding.message
+
+    observation, *_ = env.step({"tool": "view_product", "arguments": {"product_id": unseen, "section": "specs"}})
+    obs.append(observation["text"])
+    findings = check_report(report, env, request, observations=obs)
+    assert "unverified_pick" not in {f.check for f in findings}
+    assert "claim_contradicts_catalog" in {f.check for f in findings}  # now it was shown, the check may say so
+    filtered = [pid for pid, _ in _search(env, request, obs, **_fit_args(env, request))]  # a spec filter shows it too
+    empty = check_report({"recommendations": [], "claims": [], "summary": "Nothing yet."}, env, request, observations=obs)
+    hint = next(f.message for f in empty if f.check == "empty_report")
+    assert "retrieved candidates meeting every stated condition" in hint and filtered[0] in hint
