@@ -159,8 +159,8 @@ class Supervisor:
         fitting = self.fitting(need, sorted(episode.retrieved_products))
         if not searched and len(fitting) < 3:  # the researcher's own searches found too few that fit
             return search
-        inspected = [p for p in fitting if p in episode.inspected_products]
-        todo = [p for p in fitting if p not in episode.inspected_products]
+        inspected = [p for p in fitting if p in episode.viewed_products]  # its page shows the specs the checks need
+        todo = [p for p in fitting if p not in episode.viewed_products]
         if len(inspected) < 3 and todo:
             return ToolCall(tool="view_product", arguments={"product_id": todo[0]})
         read = {re.search(r'"product_id": "([^"]+)"', c).group(1) for c in episode.calls if '"read_reviews"' in c}
@@ -171,10 +171,10 @@ class Supervisor:
         return None
 
     def correct_report(self) -> dict:
-        """A report built from what the episode saw: inspected products meeting the stated conditions."""
+        """A report built from what the episode saw: viewed products meeting the stated conditions."""
         episode = self.env.episode
         need = self.stated()
-        inspected = self.fitting(need, sorted(episode.inspected_products))
+        inspected = self.fitting(need, sorted(episode.viewed_products))
         if not inspected:
             return {"nothing_fits": True, "recommendations": [], "summary": (
                 f"No retrieved {need.noun or 'product'} meets every stated condition"

@@ -163,6 +163,35 @@ def test_supervisor_state_machine_transitions(envs) -> None:
     assert supervisor.state == State.DONE
 
 
+def test_rule_corrections_view_the_products_they_recommend(envs) -> None:
+    """Products whose reviews were read but whose page was never viewed are viewed before a correction picks them."""
+    from shopgym.agents.checks import check_report
+
+    env, _ = envs
+    env.reset(seed=0, options={"task_id": _train_task(env)})
+    supervisor = Supervisor(env, env.episode.request)
+    while (call := supervisor.correct_call()).tool != "search_products":  # ask_user first where the request asks
+        observation, *_ = env.step(call.model_dump())
+        supervisor.observe(call, observation["text"])
+    observation, *_ = env.step(call.model_dump())
+    supervisor.observe(call, observation["text"])
+    fitting = supervisor.fitting(supervisor.stated(), sorted(env.episode.retrieved_products))[:3]
+    assert fitting
+    for pid in fitting:  # inspected through reviews only: the specs were never shown
+        env.step({"tool": "read_reviews", "arguments": {"product_id": pid}})
+    assert supervisor.correct_report().get("nothing_fits") is True  # nothing viewed yet, so nothing to recommend
+    viewed = []
+    while (call := supervisor.correct_call()) is not None and call.tool == "view_product":
+        viewed.append(call.arguments["product_id"])
+        observation, *_ = env.step(call.model_dump())
+        supervisor.observe(call, observation["text"])
+    assert viewed[:len(fitting)] == fitting
+    report = supervisor.correct_report()
+    assert report["recommendations"] and {r["product_id"] for r in report["recommendations"]} <= set(viewed)
+    findings = check_report(report, env, env.episode.request, observations=supervisor.observations)
+    assert "unverified_pick" not in {f.check for f in findings}
+
+
 def test_supervised_episode_adopts_corrections_when_caps_hit(envs) -> None:
     env, truth = envs
     backend = ScriptedBackend({"researcher": _researcher_script("I will wing it.", BAD_CALL, BAD_REPORT)})
