@@ -4,8 +4,8 @@ That is what the researcher could have read itself: the request text (plus the s
 taken from the observations), the env's episode log (`env.unwrapped.episode`: retrieved / inspected products,
 retrieved reviews and pages, the canonical calls made so far), the observations returned so far, and the shop's
 public catalog through `env.unwrapped.reader` (prices, specs, reviews, pages). Hidden truth is never touched: no
-`task_truth`, no `truth_reader`, no `stated_need()`. A product's specs count only once a page or a comparison
-showed them (`saw`): a listing shows brand, price and rating, so the checks never judge, or name, a spec the
+`task_truth`, no `truth_reader`, no `stated_need()`. A product's specs count only once a page, a comparison or a
+spec filter of the search that listed it showed them (`saw`): a listing shows brand, price and rating, so the checks never judge, or name, a spec the
 researcher has not been shown.
 """
 
@@ -136,7 +136,7 @@ class View:
 
     @cached_property
     def seen_specs(self) -> dict[str, set[str] | None]:
-        """product id -> the spec names a page or a comparison showed (None: all of them)."""
+        """product id -> the spec names a page, a comparison or a spec filter showed (None: all of them)."""
         out: dict[str, set[str] | None] = {}
         for call in self.calls:
             a = call.parsed
