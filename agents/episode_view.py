@@ -5,8 +5,8 @@ taken from the observations), the env's episode log (`env.unwrapped.episode`: re
 retrieved reviews and pages, the canonical calls made so far), the observations returned so far, and the shop's
 public catalog through `env.unwrapped.reader` (prices, specs, reviews, pages). Hidden truth is never touched: no
 `task_truth`, no `truth_reader`, no `stated_need()`. A product's specs count only once a page, a comparison or a
-spec filter of the search that listed it showed them (`saw`): a listing shows brand, price and rating, so the checks never judge, or name, a spec the
-researcher has not been shown.
+spec filter of the search that listed it showed them (`saw`): a listing shows brand, price and rating, so the
+checks never judge, or name, a spec the researcher has not been shown.
 """
 
 from __future__ import annotations
