@@ -71,10 +71,10 @@ class ProductDraft:
         return {**self.specs, **self.listing_errors}
 
 
-
 def _clamp(value: float, low: float, high: float) -> float:
     """`float(np.clip(value, low, high))` for one number, without numpy's per-call cost."""
     return float(min(max(value, low), high))
+
 
 def make_brands(seed: int, category: Category) -> list[Brand]:
     rng = sub_rng(seed, "brands", category.id)
