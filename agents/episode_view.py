@@ -138,20 +138,21 @@ class View:
     def seen_specs(self) -> dict[str, set[str] | None]:
         """product id -> the spec names a page, a comparison or a spec filter showed (None: all of them)."""
         out: dict[str, set[str] | None] = {}
+
+        def show(pid: str, names: Iterable[str] | None) -> None:
+            if names is None or out.get(pid, set()) is not None:  # None: all specs (shown already, or now)
+                out[pid] = None if names is None else (out.get(pid) or set()) | set(names)
+
         for call in self.calls:
             a = call.parsed
             if call.tool == "search_products" and (a.specs or a.spec_min or a.spec_max):
                 for pid in self._listed_by(a):  # a spec filter shows that every listed product passes it
-                    if out.get(pid, set()) is not None:
-                        out[pid] = (out.get(pid) or set()) | set(a.specs) | set(a.spec_min) | set(a.spec_max)
+                    show(pid, [*a.specs, *a.spec_min, *a.spec_max])
             elif call.tool == "view_product" and a.section in ("all", "specs"):
-                out[a.product_id] = None
+                show(a.product_id, None)
             elif call.tool == "compare_products":
                 for pid in a.product_ids:
-                    if a.fields is None:
-                        out[pid] = None
-                    elif out.get(pid, set()) is not None:  # None: all specs were shown already
-                        out[pid] = (out.get(pid) or set()) | set(a.fields)
+                    show(pid, a.fields)
         return out
 
     def _listed_by(self, a: Any) -> list[str]:
@@ -231,20 +232,26 @@ class View:
         label = attr["label"] if attr else name
         return f"no {label} listed" if value is None else f"{label} {spec_text(attr, value)}"
 
-    def candidates(self, exclude: Iterable[str] = (), confirmed: bool = True) -> list[Any]:
-        """Retrieved products in the stated category that meet every stated condition as far as the researcher has
-        seen, inspected ones first: those with every condition seen to hold (`confirmed`), or the others."""
+    def candidates(self, exclude: Iterable[str] = ()) -> list[Any]:
+        """Retrieved products in the stated category that meet every stated condition, each seen to hold,
+        inspected ones first."""
+        return [p for p in self._seen_fitting(exclude) if not self.unchecked(p)]
+
+    def _seen_fitting(self, exclude: Iterable[str]) -> list[Any]:
+        """Retrieved products that break no stated condition the researcher has seen, inspected ones first."""
         skip = set(exclude)
         out = []
         for pid in sorted(set(self.episode.retrieved_products) - skip):
             product = self.product(pid)
-            if product is not None and not self.fits(product) and confirmed != bool(self.unchecked(product)):
+            if product is not None and not self.fits(product):
                 out.append(product)
         inspected = self.episode.inspected_products
         return sorted(out, key=lambda p: (p.id not in inspected, -p.rating, p.price_cents or 0, p.id))
 
     def candidates_text(self, exclude: Iterable[str] = (), what: str = "meeting every stated condition") -> str:
-        found, unsure = self.candidates(exclude), self.candidates(exclude, confirmed=False)
+        found, unsure = [], []
+        for product in self._seen_fitting(exclude):
+            (unsure if self.unchecked(product) else found).append(product)
         parts = []
         if found:
             parts.append(f"retrieved candidates {what}: " + id_list(f"{p.id} ({money(p.price_cents)})" for p in found))

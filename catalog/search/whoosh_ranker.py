@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from whoosh.reading import TermNotFound
-from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
 from .query import tokenize
@@ -40,14 +39,14 @@ class _Postings:
 
 
 class WhooshRanker:
-    """Tiers over one open searcher (see `tiers`); `field` words may carry a prefix (the `scoped` field)."""
+    """Tiers over one open searcher with BM25F weighting (see `tiers`); `field` words may carry a prefix (the
+    `scoped` field)."""
 
     def __init__(self, searcher: Searcher, budget: int) -> None:
         self.searcher = searcher
         self._reader = searcher.reader()
         self._id_column = self._reader.column_reader("id") if self._reader.has_column("id") else []  # none when empty
         self._budget = budget
-        self._weighting = BM25F()
         self._postings: OrderedDict[tuple[str, str], _Postings] = OrderedDict()
         self._cached = 0
         self._ids: list[str | None] = [None] * self._reader.doc_count_all()  # read from the id column as needed
@@ -99,7 +98,7 @@ class WhooshRanker:
             docs.append(matcher.id())
             frequencies.append(matcher.weight())
             matcher.next()
-        scorer = self._weighting.scorer(self.searcher, field, term) if docs else None
+        scorer = self.searcher.weighting.scorer(self.searcher, field, term) if docs else None
         found = _Postings(np.array(docs, dtype=np.int32), np.array(frequencies, dtype=np.float32),
                           scorer.idf if scorer else 0.0, scorer.avgfl if scorer else 1.0,
                           scorer.B if scorer else 0.0, scorer.K1 if scorer else 0.0)
@@ -119,10 +118,9 @@ class WhooshRanker:
         length = lengths[docs]
         total = np.zeros(len(docs))
         for word in words:
-            if not len(word.docs):
+            at, present = _find(word.docs, docs)
+            if not present.any():
                 continue
-            at = np.minimum(np.searchsorted(word.docs, docs), len(word.docs) - 1)
-            present = word.docs[at] == docs
             tf = word.frequencies[at].astype(np.float64)
             # whoosh.scoring.bm25, term by term in the same order, on every document at once
             score = word.idf * ((tf * (word.k1 + 1)) / (tf + word.k1 * ((1 - word.b) + word.b * length / word.average_length)))
@@ -130,12 +128,17 @@ class WhooshRanker:
         return total
 
 
+def _find(sorted_docs: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of `docs` is (or would be) in the ascending array `sorted_docs`, and whether it is there."""
+    if not len(sorted_docs):
+        return np.zeros(len(docs), dtype=np.intp), np.zeros(len(docs), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_docs, docs), len(sorted_docs) - 1)
+    return at, sorted_docs[at] == docs
+
+
 def _contains(sorted_docs: np.ndarray, docs: np.ndarray) -> np.ndarray:
     """Which of `docs` are in the ascending array `sorted_docs`."""
-    if not len(sorted_docs):
-        return np.zeros(len(docs), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_docs, docs), len(sorted_docs) - 1)
-    return sorted_docs[at] == docs
+    return _find(sorted_docs, docs)[1]
 
 
 def _sorted_unique(docs: np.ndarray) -> np.ndarray:
