@@ -1,8 +1,8 @@
-"""Non-LLM policies on the env's tools: random (lower anchor), a heuristic researcher, an oracle (upper anchor)."""
+"""Non-LLM policies on the env's tools: random (lower anchor), a heuristic researcher, and the env's oracle (upper
+anchor, `shopgym.envs.oracle`: the one policy that reads hidden truth)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from shopgym.envs import TOOL_NAMES, ProductResearchEnv, aspect_sentiment
+from shopgym.envs.oracle import OraclePolicy
 from shopgym.envs.request import RequestedNeed
 
 class Policy(Protocol):
@@ -41,7 +42,7 @@ class RandomPolicy:
 
     def actions(self, env: ProductResearchEnv, first_observation: str) -> Iterator[dict | str]:
         seen: list[str] = []
-        for _ in range(env.unwrapped.max_steps):
+        for _ in range(env.observation_space["step"].n - 1):  # max_steps
             roll = self.rng.random()
             if roll < 0.15:
                 observation = yield "".join(self.rng.choice(list("{}[]\":,abc xyz0123"), size=20))
@@ -81,7 +82,7 @@ class HeuristicResearcher:
         self.picks = picks
 
     def actions(self, env: ProductResearchEnv, first_observation: str) -> Iterator[dict]:
-        categories = {c.id: c for c in env.unwrapped.reader.categories()}
+        categories = {c.id: c for c in env.catalog.categories()}
         text = first_observation
         category = categories[re.search(r"\(([a-z0-9_]+)\)", text).group(1)]
         if "Ask me if you need to know more" in text:
@@ -174,44 +175,6 @@ class HeuristicResearcher:
         summary = f"I compared {len(verdicts) or len(viewed)} {category.noun} that meet the constraints and ranked " \
                   f"them by {basis}. Top pick: {ranked[0]}."
         return {"recommendations": recommendations, "claims": claims, "comparison": comparison, "summary": summary}
-
-
-class OraclePolicy:
-    """Knows the hidden need and the ideal ranking (evaluation env only) but acts only through tools."""
-
-    def actions(self, env: ProductResearchEnv, first_observation: str) -> Iterator[dict]:
-        truth = env.unwrapped.task_truth
-        verdict_of = env.unwrapped.truth_reader.review_sentiment
-        category = {c.id: c for c in env.unwrapped.reader.categories()}[truth.need.category]
-        labels = {a["name"]: a["label"] for a in category.aspects}
-        priorities = [p.aspect for p in sorted(truth.need.priorities, key=lambda p: -p.weight)]
-        if truth.fitting:
-            picks = truth.ideal_ranking()[:3]
-        else:
-            found = yield call("search_products", category=truth.need.category)
-            picks = [pid for pid, _ in product_lines(found)][:3]
-        claims, recommendations, uncovered = [], [], list(priorities)
-        for pid in picks:
-            page = yield call("view_product", product_id=pid)
-            claims.append({"product_id": pid, "field": "price", "value": re.search(r"\$(\d+\.\d\d)", page).group(1),
-                           "source": pid})
-            for aspect in [a for a in priorities if a in uncovered or a == priorities[0]][:2]:
-                mean = verdict_of(pid, aspect)
-                reviews = yield call("read_reviews", product_id=pid, aspect=aspect)
-                review = review_lines(reviews)
-                if review and mean is not None:
-                    claims.append({"product_id": pid, "field": f"aspect:{aspect}", "value": "good" if mean >= 0 else "poor",
-                                   "source": review[0][0]})
-                    uncovered = [a for a in uncovered if a != aspect]
-            recommendations.append({"product_id": pid, "rationale": f"Best fit for {json.dumps(labels.get(priorities[0], ''))} "
-                                                                    "within every constraint."})
-        if not truth.fitting:
-            yield call("submit_report", report={"nothing_fits": True, "recommendations": [], "claims": claims, "summary": (
-                "Nothing meets every hard constraint; I checked the closest products and each misses one.")})
-            return
-        summary = "Ranked by " + ", ".join(labels.get(a, a) for a in priorities) + " within budget and must-haves."
-        yield call("submit_report", report={"recommendations": recommendations, "claims": claims, "summary": summary,
-                                            "comparison": [{"product": p} for p in picks]})
 
 
 POLICIES = {"random": RandomPolicy, "heuristic": HeuristicResearcher, "oracle": OraclePolicy,

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shopgym.envs.episode import Episode
+from shopgym.envs.result import StepResult
 from shopgym.envs.tools import TOOL_NAMES, TOOLS, ToolContext
 from shopgym.schema import ToolCall
 
@@ -16,6 +18,7 @@ from .episode_view import View
 from .findings import MAX_LISTED, Finding
 from .request_parsing import Rule, aspects_of
 from .text_helpers import as_bool, id_list, money
+from .transcript import Transcript
 
 
 def _canonical(tool: str, arguments: dict) -> str:
@@ -48,9 +51,8 @@ def _as_call(call: Any) -> tuple[str | None, dict | None, str | None]:
     return call["tool"], arguments, None
 
 
-def check_tool_call(call: dict | str | ToolCall, env: Any, request: str,
-                    observations: Sequence[str] = ()) -> list[Finding]:
-    """Check one tool call before the env executes it.
+def check_tool_call(call: dict | str | ToolCall, transcript: Transcript, request: str | None = None) -> list[Finding]:
+    """Check one tool call before the env executes it, against what `transcript` shows.
 
     `observations` are the texts the env returned so far in this episode (optional; they supply the
     shopper's ask_user answers and ids shown outside the episode log, e.g. in web search snippets).
@@ -69,18 +71,17 @@ def check_tool_call(call: dict | str | ToolCall, env: Any, request: str,
         return [Finding(check="invalid_arguments", severity="error", subject=tool,
                         message=f"invalid arguments for {tool}: {problems}. Its arguments: "
                                 f"{', '.join(TOOLS[tool].arguments.model_fields)}")]
-    view = View(env, request, observations)
-    episode = view.episode
+    view = View(transcript, request)
     found: list[Finding] = []
-    if episode.report is not None or episode.steps_left == 0:
+    if transcript.submitted or transcript.steps_left == 0:
         return [Finding(check="episode_over", severity="error", message="the episode is over; no call can run")]
-    if episode.steps_left == 1 and tool != "submit_report":
+    if transcript.steps_left == 1 and tool != "submit_report":
         found.append(Finding(check="last_step", severity="error", subject=tool,
                              message="this is the last step: any call but submit_report ends the episode with no "
                                      "report (reward 0); submit the report now"))
     canonical, normal = _canonical(tool, arguments), _normalised(tool, arguments)
     for earlier in view.calls:
-        if episode.calls[earlier.index] == canonical or _normalised(earlier.tool, earlier.arguments) == normal:
+        if transcript.calls[earlier.index] == canonical or _normalised(earlier.tool, earlier.arguments) == normal:
             found.append(Finding(check="duplicate_call", severity="error", subject=f"call {earlier.index + 1}",
                                  message=f"call {earlier.index + 1} was exactly this {tool} call; its result is "
                                          "already in the transcript: use it, or change the page, filters or ids"))
@@ -96,21 +97,22 @@ def check_tool_call(call: dict | str | ToolCall, env: Any, request: str,
 
 
 def _dry_run(view: View, tool: str, arguments: dict) -> list[Finding]:
-    """Run the read-only tool on a copy of the episode to see whether it fails or shows nothing new."""
-    scratch = view.episode.copy()
+    """Run the read-only tool on the public catalog, with a scratch log, to see whether it fails or shows nothing
+    new."""
+    scratch = Episode(task_id="", category=view.need.category or "", request="", max_steps=1)
+    result = StepResult()
     try:
-        text = TOOLS[tool].run(ToolContext(view.reader, scratch, None, None, None), arguments)  # type: ignore[arg-type]
+        TOOLS[tool].run(ToolContext(view.catalog, scratch, None, None, None, result), arguments)  # type: ignore[arg-type]
     except (LookupError, ValueError) as error:
         message = error.args[0] if error.args else str(error)
         return [Finding(check="call_would_fail", severity="error", subject=tool,
                         message=f"{tool} would fail: {message}")]
-    episode = view.episode
-    if tool == "search_products" and text.startswith("0 products"):
+    if tool == "search_products" and result.total == 0:
         return [Finding(check="empty_result", severity="warning", subject=tool,
                         message="this search matches no product; drop the least important filter or widen a bound")]
     if tool == "read_reviews":
-        shown = set(re.findall(r"^- (\S+) \|", text, re.MULTILINE))
-        new = shown - episode.retrieved_reviews
+        shown = set(result.reviews)
+        new = shown - view.transcript.reviews
         if not shown:
             return [Finding(check="empty_result", severity="warning", subject=arguments.get("product_id"),
                             message=f"no review of {arguments.get('product_id')} matches these filters; "
@@ -258,7 +260,7 @@ def _check_compare(view: View, a: Any) -> list[Finding]:
 
 def _check_page(view: View, a: Any) -> list[Finding]:
     try:
-        view.reader.get_page(a.doc_id)
+        view.catalog.get_page(a.doc_id)
     except (LookupError, ValueError):
         return [Finding(check="unknown_id", severity="error", subject=a.doc_id,
                         message=f"{a.doc_id} is not a page id; open an id listed by search_web")]

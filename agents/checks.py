@@ -6,7 +6,8 @@ showed them; a check never states an unseen spec's value (`unverified_pick`, `cl
 The public entry point; each topic lives in its own module:
 - `findings`: what every check returns (`Finding`, `verdict`, `feedback`)
 - `request_parsing`: what the request states (`parse_request`, `StatedNeed`, `Rule`, `search_arguments`)
-- `episode_view`: what the researcher could have read (request, answers, episode log, observations, public catalog)
+- `transcript`: what the env showed the researcher, from its public outputs (`Transcript`)
+- `episode_view`: what the researcher could have read (request, answers, the transcript, the public catalog)
 - `injections`: instruction-like text in reviews and pages (`looks_injected`)
 - `text_helpers`: formatting and word matching the checks share (`money`, ...)
 - `plan_checks`, `call_checks`, `report_checks` (with `claim_checks`): the checks themselves
@@ -35,7 +36,8 @@ from .plan_checks import check_plan
 from .report_checks import check_report
 from .request_parsing import Rule, StatedNeed, answers_in, parse_request, search_arguments
 from .text_helpers import money
+from .transcript import Transcript
 
 __all__ = ["INJECTION_PATTERNS", "MAX_LISTED", "Finding", "Injection", "Rule", "Severity", "StatedNeed", "answers_in",
            "check_plan", "check_report", "check_tool_call", "feedback", "looks_injected", "money", "parse_request",
-           "search_arguments", "verdict"]
+           "search_arguments", "Transcript", "verdict"]

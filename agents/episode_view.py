@@ -1,19 +1,18 @@
 """The observable state of an episode: everything a check may read, gathered once per check call.
 
-That is what the researcher could have read itself: the request text (plus the shopper's `ask_user` answers,
-taken from the observations), the env's episode log (`env.unwrapped.episode`: retrieved / inspected products,
-retrieved reviews and pages, the canonical calls made so far), the observations returned so far, and the shop's
-public catalog through `env.unwrapped.reader` (prices, specs, reviews, pages). Hidden truth is never touched: no
-`task_truth`, no `truth_reader`, no `stated_need()`. A product's specs count only once a page, a comparison or a
-spec filter of the search that listed it showed them (`saw`): a listing shows brand, price and rating, so the
-checks never judge, or name, a spec the researcher has not been shown.
+That is what the researcher could have read itself, all from its `Transcript` (the env's public outputs): the
+request text (plus the shopper's `ask_user` answers, taken from the observations), the products, reviews and
+pages the steps showed, the canonical calls taken so far, and the shop's public catalog (the env's `catalog`:
+prices, specs, reviews, pages) to look up what was shown. Hidden truth is never touched. A product's specs count
+only once a page, a comparison or a spec filter of the search that listed it showed them (`saw`): a listing
+shows brand, price and rating, so the checks never judge, or name, a spec the researcher has not been shown.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -25,11 +24,12 @@ from shopgym.envs.tools import REVIEW_PAGE_SIZE, SEARCH_PAGE_SIZE, TOOLS, search
 from .injections import Injection, looks_injected
 from .request_parsing import answers_in, attribute_of, parse_request, search_arguments
 from .text_helpers import ID_TOKEN, id_list, money, spec_text
+from .transcript import Transcript
 
 
 @dataclass
 class SeenCall:
-    """A call from the episode log, its arguments validated."""
+    """A call the env took, its arguments validated."""
 
     index: int
     tool: str
@@ -40,16 +40,16 @@ class SeenCall:
 class View:
     """Everything a check may read, gathered once per check call."""
 
-    def __init__(self, env: Any, request: str, observations: Sequence[str] = ()) -> None:
-        self.env = getattr(env, "unwrapped", env)
-        self.episode = self.env.episode
-        self.reader = self.env.reader
-        self.observations = [str(o.get("text", "")) if isinstance(o, dict) else str(o) for o in observations]
-        self.categories = {c.id: c for c in self.reader.categories()}
-        self.request = request
-        self.need = parse_request(f"{request} {answers_in(self.observations)}", list(self.categories.values()))
-        if self.need.category is None and self.episode.category in self.categories:
-            self.need.category = self.episode.category
+    def __init__(self, transcript: Transcript, request: str | None = None) -> None:
+        """`request` replaces the transcript's request (the User Agent's may differ from the env's)."""
+        self.transcript = transcript
+        self.catalog = transcript.catalog
+        self.observations = transcript.texts
+        self.categories = {c.id: c for c in self.catalog.categories()}
+        self.request = request if request is not None else transcript.request
+        self.need = parse_request(f"{self.request} {answers_in(self.observations)}", list(self.categories.values()))
+        if self.need.category is None and transcript.category in self.categories:
+            self.need.category = transcript.category
         self.info = self.categories.get(self.need.category or "")
         self._products: dict[str, Any] = {}
 
@@ -57,7 +57,7 @@ class View:
     def product(self, product_id: str) -> Any | None:
         if product_id not in self._products:
             try:
-                self._products[product_id] = self.reader.get_product(product_id, ["overview", "specs"])
+                self._products[product_id] = self.catalog.get_product(product_id, ["overview", "specs"])
             except (LookupError, ValueError):
                 self._products[product_id] = None
         return self._products[product_id]
@@ -69,7 +69,7 @@ class View:
     @cached_property
     def calls(self) -> list[SeenCall]:
         out = []
-        for index, text in enumerate(self.episode.calls):
+        for index, text in enumerate(self.transcript.calls):
             try:
                 raw = json.loads(text)
                 parsed = TOOLS[raw["tool"]].arguments.model_validate(raw.get("arguments", {}))
@@ -91,11 +91,11 @@ class View:
 
     @cached_property
     def retrieved(self) -> set[str]:
-        return set(self.episode.retrieved_products) | self.observed_ids
+        return self.transcript.retrieved | self.observed_ids
 
     @cached_property
     def sources(self) -> set[str]:
-        return self.episode.sources()
+        return self.transcript.sources()
 
     @cached_property
     def reviews_read(self) -> dict[str, tuple[str, str]]:
@@ -106,7 +106,7 @@ class View:
                 continue
             a = call.parsed
             try:
-                page = self.reader.list_reviews(a.product_id, page=a.page, page_size=REVIEW_PAGE_SIZE, rating=a.rating,
+                page = self.catalog.list_reviews(a.product_id, page=a.page, page_size=REVIEW_PAGE_SIZE, rating=a.rating,
                                                 aspect=a.aspect, sort=a.sort)
             except (LookupError, ValueError):
                 continue
@@ -120,7 +120,7 @@ class View:
         out = {}
         for page_id in sorted({call.parsed.doc_id for call in self.calls if call.tool == "open_page"}):
             try:
-                out[page_id] = self.reader.get_page(page_id)
+                out[page_id] = self.catalog.get_page(page_id)
             except (LookupError, ValueError):
                 continue
         return out
@@ -160,7 +160,7 @@ class View:
         filters = search_filters(a.category, a.brand, a.min_price, a.max_price, a.min_rating, a.specs, a.spec_min,
                                  a.spec_max)
         try:
-            result = self.reader.search_products(a.query, filters, sort=a.sort, page=a.page,
+            result = self.catalog.search_products(a.query, filters, sort=a.sort, page=a.page,
                                                  page_size=SEARCH_PAGE_SIZE)
         except (LookupError, ValueError):
             return []
@@ -241,11 +241,11 @@ class View:
         """Retrieved products that break no stated condition the researcher has seen, inspected ones first."""
         skip = set(exclude)
         out = []
-        for pid in sorted(set(self.episode.retrieved_products) - skip):
+        for pid in sorted(self.transcript.retrieved - skip):
             product = self.product(pid)
             if product is not None and not self.fits(product):
                 out.append(product)
-        inspected = self.episode.inspected_products
+        inspected = self.transcript.inspected
         return sorted(out, key=lambda p: (p.id not in inspected, -p.rating, p.price_cents or 0, p.id))
 
     def candidates_text(self, exclude: Iterable[str] = (), what: str = "meeting every stated condition") -> str:

@@ -94,7 +94,7 @@ def interval(values: list[float]) -> Interval:
 
 def distinct_tasks(env: ProductResearchEnv, split: str, count: int, seed: int) -> list[str]:
     """`count` distinct tasks of `split`, in an order fixed by `seed`."""
-    ids = sorted(t.id for t in env.tasks.values() if t.split == split)
+    ids = [t.id for t in env.catalog.tasks(split)]
     if count > len(ids):
         raise ValueError(f"asked for {count} episodes but split {split!r} has only {len(ids)} tasks")
     order = np.random.default_rng(seed).permutation(len(ids))[:count]
@@ -135,8 +135,9 @@ def evaluate(policy_name: str, catalog: Path | None, split: str, episodes: int, 
         tasks = [task for task in distinct_tasks(env, split, episodes, seed) for _ in range(trials)]
         results = [run_episode(env, make_policy(seed + i), seed + i, task_id)
                    for i, task_id in enumerate(tqdm(tasks, desc=f"evaluating {policy_name}", disable=not progress))]
-        observable = any(env.tasks[t].truth_source == "observable" for t in tasks)
-        catalog_hash = env.reader.content_hash
+        chosen = set(tasks)
+        observable = any(t.truth_source == "observable" for t in env.catalog.tasks(split) if t.id in chosen)
+        catalog_hash = env.catalog.content_hash
     finally:
         env.close()
     return summarize(policy_name, split, catalog_hash, results, absent_parts(observable), trials=trials)

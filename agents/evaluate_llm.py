@@ -50,7 +50,8 @@ def evaluate_llm(policy: str, catalog: Path | None, split: str, episodes: int, s
     records = read_trajectories(out / "trajectories.jsonl")
     env = ProductResearchEnv(catalog=catalog, split=split)
     try:
-        observable = any(env.tasks[r.task_id].truth_source == "observable" for r in records)
+        ran = {r.task_id for r in records}
+        observable = any(t.truth_source == "observable" for t in env.catalog.tasks(split) if t.id in ran)
     finally:
         env.close()
     calls = [r.extra.get("call_validity", {"valid": 0, "total": 0}) for r in records]

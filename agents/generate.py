@@ -78,7 +78,7 @@ def generate(catalog: str | None, split: str, episodes: int, workers: int, seed:
     env = ProductResearchEnv(catalog=catalog)
     try:
         tasks = [task for task in distinct_tasks(env, split, episodes, seed) for _ in range(decoding.trials)]
-        catalog_hash = env.reader.content_hash
+        catalog_hash = env.catalog.content_hash
     finally:
         env.close()
     import llama_cpp

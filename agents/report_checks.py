@@ -19,15 +19,15 @@ from .episode_view import View
 from .findings import MAX_LISTED, Finding, Severity
 from .request_parsing import aspects_of
 from .text_helpers import ID_TOKEN, content_words, id_list, mentions_any, money
+from .transcript import Transcript
 
 
-def check_report(report: dict | Report, env: Any, request: str, rubric: list[str] | None = None,
-                 observations: Sequence[str] = ()) -> list[Finding]:
-    """Check a draft report against the request, the episode log and the catalog (observable data only).
+def check_report(report: dict | Report, transcript: Transcript, rubric: Sequence[str] | None = None,
+                 request: str | None = None) -> list[Finding]:
+    """Check a draft report against the request and what `transcript` shows (observable data only).
 
-    `observations` are the texts the env returned so far (optional): they supply the shopper's
-    ask_user answers and let the injection check see exactly what the researcher saw; reviews and pages
-    in the episode log are scanned either way.
+    The observations supply the shopper's ask_user answers and let the injection check see exactly what the
+    researcher saw; reviews and pages the episode read are scanned too. `request` replaces the transcript's.
     """
     if isinstance(report, Report):
         draft = report
@@ -39,7 +39,7 @@ def check_report(report: dict | Report, env: Any, request: str, rubric: list[str
             return [Finding(check="report_schema", severity="error",
                             message=f"the report does not fit the schema: {problems}. Fields: "
                                     f"{', '.join(Report.model_fields)}")]
-    view = View(env, request, observations)
+    view = View(transcript, request)
     found: list[Finding] = []
     recs = [r.product_id for r in draft.recommendations]
     found += _check_picks(view, draft, recs)
@@ -53,7 +53,7 @@ def check_report(report: dict | Report, env: Any, request: str, rubric: list[str
 
 def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
     found: list[Finding] = []
-    need, episode = view.need, view.episode
+    need, transcript = view.need, view.transcript
     if draft.nothing_fits and recs:
         found.append(Finding(check="nothing_fits_inconsistent", severity="error",
                              message=f"the report says nothing fits but recommends {id_list(recs)}; either drop the "
@@ -63,7 +63,7 @@ def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
                              message="the report recommends nothing and does not say nothing fits; "
                                      + view.candidates_text(what="meeting every stated condition")))
     if draft.nothing_fits and not recs:
-        fitting = [p for p in view.candidates() if p.id in episode.inspected_products]
+        fitting = [p for p in view.candidates() if p.id in transcript.inspected]
         if fitting:
             severity: Severity = "warning" if need.unparsed else "error"
             found.append(Finding(check="nothing_fits_inconsistent", severity=severity,
@@ -84,7 +84,7 @@ def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
                                      "request"))
     for rank, pid in enumerate(dict.fromkeys(recs), start=1):
         product = view.product(pid)
-        if pid not in episode.retrieved_products:
+        if pid not in transcript.retrieved:
             where = "does not exist in this shop" if product is None else "was never retrieved in this episode"
             found.append(Finding(check="invented_id", severity="error", subject=pid,
                                  message=f"pick {rank} {pid} {where}; recommend only products you retrieved; "
@@ -92,12 +92,12 @@ def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
             continue
         if product is None:
             continue
-        if pid not in episode.inspected_products:
+        if pid not in transcript.inspected:
             found.append(Finding(check="uninspected_pick", severity="error", subject=pid,
                                  message=f"pick {rank} {pid} was never inspected; view_product {pid} (and read its "
                                          "reviews) before recommending it"))
         found += _pick_constraints(view, product, rank, recs)
-        if pid in episode.inspected_products:
+        if pid in transcript.inspected:
             found += _unseen_conditions(view, product)
     return found
 
@@ -152,7 +152,7 @@ _RATIONALE_PRICE = re.compile(r"\b(?:at|costs?|priced at|price of|price is|for o
 
 def _check_text(view: View, draft: Report, recs: list[str]) -> list[Finding]:
     found: list[Finding] = []
-    need, episode = view.need, view.episode
+    need, transcript = view.need, view.transcript
     text = _report_text(draft)
     # ids named in free text
     id_shapes = {re.sub(r"\d+$", "", p) for p in view.retrieved if re.search(r"\d$", p)}
@@ -194,7 +194,7 @@ def _check_text(view: View, draft: Report, recs: list[str]) -> list[Finding]:
     # every pick backed by a claim
     claimed = {c.product_id for c in draft.claims}
     for pid in dict.fromkeys(recs):
-        if pid in episode.retrieved_products and pid not in claimed:
+        if pid in transcript.retrieved and pid not in claimed:
             found.append(Finding(check="unsupported_pick", severity="warning", subject=pid,
                                  message=f"no claim backs pick {pid}; add its price and the specs that matter, "
                                          f"citing {pid}, and what reviews you read say"))

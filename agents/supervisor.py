@@ -8,10 +8,8 @@ and flagged. Corrections are built from the same observable data: never from hid
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -26,6 +24,7 @@ from .plan_checks import check_plan
 from .report_checks import check_report
 from .request_parsing import StatedNeed, answers_in, parse_request, search_arguments
 from .text_helpers import money
+from .transcript import Transcript
 
 CAPS = {"plan": 2, "toolcall": 2, "report": 3}
 
@@ -50,23 +49,20 @@ class Review(BaseModel):
 class Supervisor:
     """The state machine and its grounded corrections; `state` advances plan -> calls -> report -> done."""
 
-    def __init__(self, env: Any, request: str, rubric: Sequence[str] = (), backend: Backend | None = None,
+    def __init__(self, transcript: Transcript, rubric: Sequence[str] = (), backend: Backend | None = None,
                  critique_tokens: int = 40) -> None:
-        self.env = env.unwrapped
-        self.request = request
+        """`transcript`: the episode as the researcher saw it, recorded by the harness as steps are taken."""
+        self.transcript = transcript
+        self.request = transcript.request
         self.rubric = list(rubric)
         self.backend = backend
         self.critique_tokens = critique_tokens
         self.state = State.CHECK_PLAN
-        self.categories = self.env.reader.categories()
-        self.transcript: list[tuple[ToolCall, str]] = []  # accepted calls and what they returned
-
-    def observe(self, call: ToolCall, observation: str) -> None:
-        self.transcript.append((call, observation))
+        self.categories = transcript.catalog.categories()
 
     @property
     def observations(self) -> list[str]:
-        return [text for _, text in self.transcript]
+        return self.transcript.texts
 
     # --- the state machine ---
     def stated(self) -> StatedNeed:
@@ -82,8 +78,7 @@ class Supervisor:
         if call is None:
             findings = [Finding(check="malformed_call", severity="error", message="No tool call was written.")]
         else:
-            findings = check_tool_call(call if not isinstance(call, ToolCall) else call.model_dump(), self.env,
-                                       self.request, self.observations)
+            findings = check_tool_call(call if not isinstance(call, ToolCall) else call.model_dump(), self.transcript)
         return self._review(findings, round_)
 
     def review_report(self, report: dict | None, round_: int) -> Review:
@@ -91,7 +86,7 @@ class Supervisor:
         if report is None:
             findings = [Finding(check="report_schema", severity="error", message="No report was written.")]
         else:
-            findings = check_report(report, self.env, self.request, self.rubric, self.observations)
+            findings = check_report(report, self.transcript, self.rubric)
         return self._review(findings, round_)
 
     def advance(self) -> None:
@@ -133,7 +128,7 @@ class Supervisor:
         """Retrieved ids that meet every stated condition, by the catalog, best rated first."""
         out = []
         for pid in ids:
-            p = self.env.reader.get_product(pid, ["specs"])
+            p = self.transcript.catalog.get_product(pid, ["specs"])
             if need.category and p.category != need.category:
                 continue
             if need.budget_cents is not None and (p.price_cents is None or p.price_cents > need.budget_cents):
@@ -148,22 +143,22 @@ class Supervisor:
 
     def correct_call(self) -> ToolCall | None:
         """The next grounded step (None when it is time to report)."""
-        episode = self.env.episode
+        transcript = self.transcript
         need = self.stated()
-        tools = [c.split('"tool": "', 1)[1].split('"', 1)[0] for c in episode.calls]
-        if need.asks_questions and "ask_user" not in tools:
+        if need.asks_questions and "ask_user" not in {step.tool for step in transcript.shown}:
             return ToolCall(tool="ask_user", arguments={"question": "What is your budget, what must it have, which "
                                                                     "brands should I avoid, and what matters most?"})
         search = ToolCall(tool="search_products", arguments={**search_arguments(need), "sort": "rating"})
-        searched = json.dumps(search.model_dump(), sort_keys=True) in episode.calls
-        fitting = self.fitting(need, sorted(episode.retrieved_products))
+        searched = json.dumps(search.model_dump(), sort_keys=True) in transcript.calls
+        fitting = self.fitting(need, sorted(transcript.retrieved))
         if not searched and len(fitting) < 3:  # the researcher's own searches found too few that fit
             return search
-        inspected = [p for p in fitting if p in episode.viewed_products]  # its page shows the specs the checks need
-        todo = [p for p in fitting if p not in episode.viewed_products]
+        viewed = transcript.viewed
+        inspected = [p for p in fitting if p in viewed]  # its page shows the specs the checks need
+        todo = [p for p in fitting if p not in viewed]
         if len(inspected) < 3 and todo:
             return ToolCall(tool="view_product", arguments={"product_id": todo[0]})
-        read = {re.search(r'"product_id": "([^"]+)"', c).group(1) for c in episode.calls if '"read_reviews"' in c}
+        read = {step.result["inspected"][0] for step in transcript.shown if step.tool == "read_reviews"}
         for pid in inspected[:3]:
             if pid not in read:
                 aspect = {"aspect": need.priorities[0]} if need.priorities else {}
@@ -172,22 +167,21 @@ class Supervisor:
 
     def correct_report(self) -> dict:
         """A report built from what the episode saw: viewed products meeting the stated conditions."""
-        episode = self.env.episode
         need = self.stated()
-        inspected = self.fitting(need, sorted(episode.viewed_products))
+        inspected = self.fitting(need, sorted(self.transcript.viewed))
         if not inspected:
             return {"nothing_fits": True, "recommendations": [], "summary": (
                 f"No retrieved {need.noun or 'product'} meets every stated condition"
                 f"{' (' + need.rules_text() + ')' if need.must_haves else ''}; the closest ones each miss one.")}
         verdicts = review_verdicts(self.transcript)
         labels = dict(zip(need.priorities, need.priority_labels))
-        score = {p: self.env.reader.get_product(p, ["overview"]).rating / 5 + sum(v for (q, _), (v, _) in
+        score = {p: self.transcript.catalog.get_product(p, ["overview"]).rating / 5 + sum(v for (q, _), (v, _) in
                                                                                     verdicts.items() if q == p)
                  for p in inspected}
         picks = sorted(inspected, key=lambda p: (-score[p], p))[:3]
         claims, recommendations, comparison = [], [], []
         for pid in picks:
-            product = self.env.reader.get_product(pid)
+            product = self.transcript.catalog.get_product(pid)
             claims.append({"product_id": pid, "field": "price", "value": money(product.price_cents), "source": pid})
             for rule in need.must_haves:
                 if rule.attr in (product.specs or {}):
@@ -208,15 +202,15 @@ class Supervisor:
         return {"recommendations": recommendations, "claims": claims, "comparison": comparison, "summary": summary}
 
 
-def review_verdicts(transcript: Sequence[tuple[ToolCall, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+def review_verdicts(transcript: Transcript) -> dict[tuple[str, str], tuple[int, str]]:
     """(product, aspect) -> (sign, review id) where every review read on that aspect agrees."""
     out: dict[tuple[str, str], tuple[int, str]] = {}
-    for call, text in transcript:
-        aspect = call.arguments.get("aspect")
-        if call.tool != "read_reviews" or not aspect:
+    for step in transcript.shown:
+        aspect = json.loads(step.call)["arguments"].get("aspect")
+        if step.tool != "read_reviews" or not aspect or not step.result["reviews"]:
             continue
-        lines = [line for line in text.splitlines() if line.startswith("- ")]
+        lines = [line for line in step.text.splitlines() if line.startswith("- ")]  # one line per review shown
         signs = {1 if sentiment(line) > 0 else -1 for line in lines}
-        if lines and len(signs) == 1:
-            out[(call.arguments["product_id"], aspect)] = (signs.pop(), lines[0][2:].split(" |")[0])
+        if len(signs) == 1:
+            out[(step.result["inspected"][0], aspect)] = (signs.pop(), step.result["reviews"][0])
     return out

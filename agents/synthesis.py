@@ -4,6 +4,9 @@
 accepted or the round cap hits (then the supervisor's correction is adopted and flagged). A rejected
 tool call that had been executed is undone with `snapshot()`/`restore()`. `single` is ReAct without
 a reviewer, on the same tasks and seeds.
+
+This module is the harness: besides `reset`/`step` it uses the env's harness API (`snapshot`/`restore`,
+`grade_draft` to record draft rewards). The roles see the episode only through their `Transcript`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from shopgym.schema import Message, ToolCall, TrajectoryRecord
 from .backends import Backend
 from .researcher import ResearchAgent, execute_request, plan_request, report_request
 from .supervisor import CAPS, Review, State, Supervisor
+from .transcript import Transcript
 from .user_agent import UserAgent, intent_accuracy
 from .user_brief import history_products
 
@@ -30,23 +34,24 @@ MAX_CALLS = 10  # tool calls before the report (the env's step budget is 20)
 
 
 class Episode:
-    """The messages of one run, with the helpers that keep every role's turns apart, and what the env's
-    accepted steps showed (from `info["result"]`, not from the env's internals)."""
+    """The messages of one run, with the helpers that keep every role's turns apart, and the transcript of the
+    env's accepted steps (from its public outputs, not its internals)."""
 
-    def __init__(self, env: ProductResearchEnv, request: str, steps_left: int) -> None:
-        self.env = env
-        self.messages = fmt.episode_messages(request, env.tool_schemas())
+    def __init__(self, env: ProductResearchEnv, transcript: Transcript) -> None:
+        self.messages = fmt.episode_messages(transcript.request, env.tool_schemas())
         self.record: list[Message] = list(self.messages)
-        self.retrieved: set[str] = set()  # product ids the accepted steps listed
-        self.steps_left = steps_left
+        self.transcript = transcript
 
-    def saw(self, observation: dict, info: dict) -> None:
-        """Take in an accepted step's result (a rejected, undone step is never shown here)."""
-        self.retrieved.update(info["result"]["listed"])
-        self.steps_left = int(observation["steps_left"])
+    def saw(self, call: ToolCall, observation: dict, info: dict) -> None:
+        """Take in an accepted step (a rejected, undone step is never shown here)."""
+        self.transcript.record(call.model_dump(), observation, info)
+
+    @property
+    def steps_left(self) -> int:
+        return self.transcript.steps_left
 
     def retrieved_ids(self) -> list[str]:
-        return sorted(self.retrieved)
+        return sorted(self.transcript.retrieved)
 
     def researcher_context(self, critique: str | None = None, draft: Message | None = None) -> list[Message]:
         """What the researcher sees: accepted turns, plus, when revising, the draft under review (so it revises
@@ -107,22 +112,22 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     `user_agent="llm"`: the model writes the User Agent's brief (rules stand in when it writes no whole one).
     """
     started = time.perf_counter()
-    base = env.unwrapped
-    task = base.tasks[task_id]
-    reader = base.reader
-    categories = {c.id: c for c in reader.categories()}
-    history = reader.shopper_history(task.shopper_id)
+    catalog = env.catalog
+    task = {t.id: t for t in catalog.tasks()}[task_id]
+    categories = {c.id: c for c in catalog.categories()}
+    history = catalog.shopper_history(task.shopper_id)
     by_model = user_request and user_agent == "llm"  # the canonical request needs no brief from the model
     brief = UserAgent(backend if by_model else None).brief(
         history, categories[task.category], seed=seed,
-        products=history_products(reader, history, task.category) if by_model else None)
-    observation, _ = env.reset(seed=seed, options={"task_id": task_id,
-                                                   **({"request": brief.request} if user_request else {})})
-    request = base.episode.request
-    researcher = ResearchAgent(backend, base.tool_schemas(), temperature=temperature, grammar=grammar,
+        products=history_products(catalog, history, task.category) if by_model else None)
+    observation, info = env.reset(seed=seed, options={"task_id": task_id,
+                                                      **({"request": brief.request} if user_request else {})})
+    transcript = Transcript.start(catalog, observation, info)
+    request = transcript.request
+    researcher = ResearchAgent(backend, env.tool_schemas(), temperature=temperature, grammar=grammar,
                                thoughts=thoughts, spec_attributes={c.id: c.attributes for c in categories.values()})
-    supervisor = Supervisor(env, request, brief.rubric, backend if critique else None)
-    episode = Episode(base, request, int(observation["steps_left"]))
+    supervisor = Supervisor(transcript, brief.rubric, backend if critique else None)
+    episode = Episode(env, transcript)
     draft_rewards: list[float] = []
     flags: list[str] = []
     followed_injection: bool | None = None
@@ -164,24 +169,22 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         if action is None:
             break
         call = action.tool_call
-        snapshot = base.snapshot()
+        snapshot = env.snapshot()
         observation, _, _, _, info = env.step(call.model_dump())
         if info["error"] and mode == "supervised":  # rejected after the fact: undo it without a trace
-            base.restore(snapshot)
+            env.restore(snapshot)
             episode.log(action.model_copy(update={"meta": {"draft": True}}))
             episode.log(Message(role="user", agent="supervisor", content=f"Reviewer: {observation['text']}",
                                 meta={"state": State.CHECK_TOOLCALL.value, "verdict": "revise", "undone": True}))
             continue
-        supervisor.observe(call, observation["text"])
-        episode.saw(observation, info)
+        episode.saw(call, observation, info)
         episode.accept(action)
         episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
     if mode == "supervised":  # before the report, the grounded steps the researcher skipped
         while episode.steps_left > 1 and (call := supervisor.correct_call()) is not None:
             flags.append("toolcall")
             observation, _, _, _, info = env.step(call.model_dump())
-            supervisor.observe(call, observation["text"])
-            episode.saw(observation, info)
+            episode.saw(call, observation, info)
             episode.accept(Message(role="assistant", agent="researcher", tool_call=call,
                                    meta={"adopted_correction": True}))
             episode.accept(Message(role="tool", agent="env", observation=observation["text"]))
@@ -195,7 +198,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     report = _report_of(call)
     if mode == "supervised":
         for round_ in range(1, CAPS["report"] + 1):
-            draft_rewards.append(_draft_reward(base, report))
+            draft_rewards.append(_draft_reward(env, report))
             review = supervisor.review_report(report, round_)
             if round_ == 1:
                 followed_injection = any(f.check == "followed_injection" for f in review.findings)
@@ -207,7 +210,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
             if round_ == CAPS["report"]:
                 report = supervisor.correct_report()
                 flags.append("report")
-                draft_rewards.append(_draft_reward(base, report))
+                draft_rewards.append(_draft_reward(env, report))
             else:
                 action = researcher.report(episode.researcher_context(review.critique, draft),
                                            episode.retrieved_ids(), seed + 7 + round_)
@@ -223,8 +226,8 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         reward, parts = 0.0, {}
     accuracy = None
     if truth_env is not None:
-        truth_env.reset(seed=seed, options={"task_id": task_id})
-        accuracy = intent_accuracy(brief.intent, truth_env.unwrapped.task_truth.need)
+        _, truth = truth_env.reset(seed=seed, options={"task_id": task_id})
+        accuracy = intent_accuracy(brief.intent, truth["truth"]["need"])
     tokens = researcher.tokens
     return TrajectoryRecord(
         env_id=ENV_ID, env_version=ENV_VERSION, catalog_hash=info["catalog_hash"], task_id=task_id, seed=seed,
@@ -234,7 +237,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         timings={"seconds": round(time.perf_counter() - started, 3), "tokens": tokens["sampled"] + tokens["forced"],
                  "tokens_evaluated": tokens["evaluated"], "tokens_reused": tokens["reused"],
                  "evaluated_per_appended": researcher.evaluated_per_appended()},
-        extra={"mode": mode, "tools": base.tool_schemas(), "persona": brief.persona, "rubric": brief.rubric, "intent": brief.intent.model_dump(),
+        extra={"mode": mode, "tools": env.tool_schemas(), "persona": brief.persona, "rubric": brief.rubric, "intent": brief.intent.model_dump(),
                "intent_accuracy": accuracy, "draft_rewards": draft_rewards, "adopted_corrections": flags,
                "split": task.split, "shopper_id": task.shopper_id,
                "followed_injection": followed_injection, "call_validity": researcher.calls,

@@ -154,25 +154,27 @@ class UserAgent:
         return UserBrief(persona=persona, request=request, rubric=rubric, intent=intent)
 
 
-def intent_accuracy(intent: Intent, need: Any) -> float:
+def intent_accuracy(intent: Intent, need: dict[str, Any]) -> float:
     """Share of the hidden need recovered: budget (within 25%), each must-have's attribute, top-2 priorities,
     each deal-breaker.
 
-    Harness-only: it reads the hidden need, the agent never does.
+    Harness-only: `need` is the hidden need as an evaluation env shows it (`info["truth"]["need"]`); the agent never
+    sees it.
     """
     hits, total = 0, 0
-    if need.budget_cents:
+    budget = need.get("budget_cents")
+    if budget:
         total += 1
-        hits += bool(intent.budget_cents) and abs(intent.budget_cents - need.budget_cents) <= 0.25 * need.budget_cents
+        hits += bool(intent.budget_cents) and abs(intent.budget_cents - budget) <= 0.25 * budget
     text = " ".join(intent.must_haves).lower()
-    for constraint in need.must_haves:
+    for constraint in need["must_haves"]:
         total += 1
-        hits += constraint.attr.replace("_", " ") in text or str(constraint.value).lower() in text
-    top = [p.aspect for p in sorted(need.priorities, key=lambda p: -p.weight)[:2]]
+        hits += constraint["attr"].replace("_", " ") in text or str(constraint["value"]).lower() in text
+    top = [p["aspect"] for p in sorted(need["priorities"], key=lambda p: -p["weight"])[:2]]
     total += len(top)
     hits += len(set(top) & set(intent.priorities[:2]))
     refused = {brand.lower() for brand in intent.deal_breakers}
-    for constraint in need.deal_breakers:  # brands (the only kind a history reveals); the rules never find one
+    for constraint in need["deal_breakers"]:  # brands (the only kind a history reveals); the rules never find one
         total += 1
-        hits += constraint.attr == "brand" and str(constraint.value).lower() in refused
+        hits += constraint["attr"] == "brand" and str(constraint["value"]).lower() in refused
     return hits / total if total else 1.0

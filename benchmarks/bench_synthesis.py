@@ -53,8 +53,8 @@ def brief_accuracy(env: ProductResearchEnv, truth: ProductResearchEnv, tasks: li
         history = env.reader.shopper_history(info.shopper_id)
         brief = UserAgent(backend).brief(history, categories[info.category], seed=seed + i,
                                          products=history_products(env.reader, history, info.category))
-        truth.reset(options={"task_id": task})
-        scores.append(intent_accuracy(brief.intent, truth.unwrapped.task_truth.need))
+        _, info = truth.reset(options={"task_id": task})
+        scores.append(intent_accuracy(brief.intent, info["truth"]["need"]))
     return round(float(np.mean(scores)), 4)
 
 
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model")
     parser.add_argument("--user-agent", choices=["llm", "rules"], default="rules", dest="user_agent")
+    parser.add_argument("--critique", action="store_true", help="the supervisor adds the model's critique")
     args = parser.parse_args()
     env = ProductResearchEnv(catalog=args.catalog, split="train")
     truth = ProductResearchEnv(catalog=args.catalog, evaluation=True)
@@ -77,7 +78,7 @@ def main() -> None:
         for mode in runs:
             start = time.perf_counter()
             record = run_episode(env, backend, tasks[int(index)], args.seed + i, mode=mode, truth_env=truth,
-                                 user_agent=args.user_agent)
+                                 user_agent=args.user_agent, critique=args.critique)
             seconds[mode] += time.perf_counter() - start
             runs[mode].append(record)
             print(f"{mode:>10} {record.task_id} reward {record.reward:.3f} {record.extra['draft_rewards']}", flush=True)
@@ -95,6 +96,7 @@ def main() -> None:
         "supervised_episodes_per_hour": round(3600 * len(sup) / seconds["supervised"], 1),
         "supervised_tokens_per_s": round(tokens / seconds["supervised"], 1),
         "user_agent": args.user_agent,
+        "critique": args.critique,
         "intent_accuracy": round(float(np.mean([r.extra["intent_accuracy"] for r in sup])), 4),
         "intent_accuracy_rules": brief_accuracy(env, truth, [tasks[int(i)] for i in order], args.seed, None),
         "intent_accuracy_model": brief_accuracy(env, truth, [tasks[int(i)] for i in order], args.seed, backend),

@@ -136,6 +136,12 @@ class ProductResearchEnv(gym.Env[dict, str]):
         return tool_schemas()
 
     @property
+    def catalog(self) -> CatalogReader:
+        """The shop's public catalog (categories, products, reviews, pages, shopper histories, the task list): what
+        the tools read. Hidden truth is not in it."""
+        return self.reader
+
+    @property
     def task_truth(self) -> TaskTruth:
         """The hidden truth of the current task, for oracles and graders (`evaluation=True` only)."""
         if not self.evaluation:
@@ -180,7 +186,7 @@ class ProductResearchEnv(gym.Env[dict, str]):
                                 stated=set(STATED[task.difficulty]))
         text = (f"Request: {request}\nTools: {', '.join(TOOL_NAMES)}. You have {self.max_steps} steps; "
                 "finish with submit_report.")
-        return self._observation(text), self._info(error=False)
+        return self._observation(text), {**self._info(error=False), "request": request, "category": need.category}
 
     def step(self, action: str | dict) -> tuple[dict, float, bool, bool, dict]:
         episode = self.episode

@@ -179,12 +179,12 @@ def open_page(
 ) -> str:
     """Read a web page found with search_web."""
     doc = ctx.reader.get_page(doc_id)
-    ctx.episode.retrieved_pages.add(doc.id)
-    ctx.episode.retrieved_products.update(doc.product_ids)
-    ctx.episode.researched_products.update(doc.product_ids)
     chunks = max(1, -(-len(doc.text) // PAGE_CHARS))
     if page > chunks:
         raise ValueError(f"page {page} is past the end; {doc_id} has {chunks} page(s)")
+    ctx.episode.retrieved_pages.add(doc.id)
+    ctx.episode.retrieved_products.update(doc.product_ids)
+    ctx.episode.researched_products.update(doc.product_ids)
     ctx.result.saw(listed=list(doc.product_ids), pages=[doc.id])
     body = doc.text[(page - 1) * PAGE_CHARS: page * PAGE_CHARS]
     return f"{doc.title} ({doc.kind}, {doc.date}, page {page} of {chunks})\n{body}"

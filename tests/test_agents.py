@@ -12,6 +12,7 @@ from shopgym.agents.researcher import EXECUTE_PROMPT, PLAN_PROMPT, ResearchAgent
 from shopgym.agents.supervisor import CAPS, State, Supervisor
 from shopgym.agents.synthesis import run_episode
 from shopgym.agents.trajectory_html import trajectories_html
+from shopgym.agents.transcript import Transcript
 from shopgym.agents.user_agent import UserAgent, intent_accuracy
 from shopgym.agents.user_brief import BRIEF_TOOL, history_products, named_brands, shopper_words, stated_amounts
 from shopgym.envs import ProductResearchEnv
@@ -86,8 +87,8 @@ def test_user_agent_writes_its_brief_with_the_model_from_the_history_not_the_nee
         c.value for c in need.deal_breakers]), "persona"]})).brief(history, category, products=products)
     missed = UserAgent().brief(history, category)
     assert missed.intent.source == "rules" and missed.intent.deal_breakers == []
-    assert intent_accuracy(hit.intent, need) > intent_accuracy(  # a named deal-breaker counts; rules find none
-        hit.intent.model_copy(update={"deal_breakers": []}), need)
+    assert intent_accuracy(hit.intent, need.model_dump()) > intent_accuracy(  # a named deal-breaker counts
+        hit.intent.model_copy(update={"deal_breakers": []}), need.model_dump())  # (rules find none)
 
 
 def test_user_agent_falls_back_to_rules_when_the_model_writes_no_brief(envs) -> None:
@@ -142,9 +143,8 @@ def test_free_decoding_records_each_refused_turn_with_its_cause(envs) -> None:
 
 def test_supervisor_state_machine_transitions(envs) -> None:
     env, _ = envs
-    env.reset(seed=0, options={"task_id": _train_task(env)})
-    request = env.episode.request
-    supervisor = Supervisor(env, request)
+    transcript, _ = Transcript.reset(env, seed=0, options={"task_id": _train_task(env)})
+    supervisor = Supervisor(transcript)
     assert supervisor.state == State.CHECK_PLAN
     with pytest.raises(RuntimeError, match="check_plan, not check_toolcall"):
         supervisor.review_call(None, 1)
@@ -168,27 +168,24 @@ def test_rule_corrections_view_the_products_they_recommend(envs) -> None:
     from shopgym.agents.checks import check_report
 
     env, _ = envs
-    env.reset(seed=0, options={"task_id": _train_task(env)})
-    supervisor = Supervisor(env, env.episode.request)
+    transcript, _ = Transcript.reset(env, seed=0, options={"task_id": _train_task(env)})
+    supervisor = Supervisor(transcript)
     while (call := supervisor.correct_call()).tool != "search_products":  # ask_user first where the request asks
-        observation, *_ = env.step(call.model_dump())
-        supervisor.observe(call, observation["text"])
-    observation, *_ = env.step(call.model_dump())
-    supervisor.observe(call, observation["text"])
-    fitting = supervisor.fitting(supervisor.stated(), sorted(env.episode.retrieved_products))[:3]
+        transcript.step(env, call.model_dump())
+    transcript.step(env, call.model_dump())
+    fitting = supervisor.fitting(supervisor.stated(), sorted(transcript.retrieved))[:3]
     assert fitting
     for pid in fitting:  # inspected through reviews only: the specs were never shown
-        env.step({"tool": "read_reviews", "arguments": {"product_id": pid}})
+        transcript.step(env, {"tool": "read_reviews", "arguments": {"product_id": pid}})
     assert supervisor.correct_report().get("nothing_fits") is True  # nothing viewed yet, so nothing to recommend
     viewed = []
     while (call := supervisor.correct_call()) is not None and call.tool == "view_product":
         viewed.append(call.arguments["product_id"])
-        observation, *_ = env.step(call.model_dump())
-        supervisor.observe(call, observation["text"])
+        transcript.step(env, call.model_dump())
     assert viewed[:len(fitting)] == fitting
     report = supervisor.correct_report()
     assert report["recommendations"] and {r["product_id"] for r in report["recommendations"]} <= set(viewed)
-    findings = check_report(report, env, env.episode.request, observations=supervisor.observations)
+    findings = check_report(report, transcript)
     assert "unverified_pick" not in {f.check for f in findings}
 
 
@@ -220,8 +217,7 @@ def test_supervised_episode_adopts_corrections_when_caps_hit(envs) -> None:
 def test_good_work_is_accepted_in_the_first_round(envs) -> None:
     env, _ = envs
     task = _train_task(env)
-    env.reset(seed=0, options={"task_id": task})
-    plan = Supervisor(env, env.episode.request).correct_plan()
+    plan = Supervisor(Transcript.reset(env, seed=0, options={"task_id": task})[0]).correct_plan()
     backend = ScriptedBackend({"researcher": _researcher_script(plan, BAD_CALL, BAD_REPORT)})
     record = run_episode(env, backend, task, seed=3, mode="supervised")
     assert "plan" not in record.extra["adopted_corrections"]

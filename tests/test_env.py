@@ -156,8 +156,9 @@ def test_reset_options(env: ProductResearchEnv) -> None:
     task = next(t for t in env.tasks.values() if t.split == "val")
     _, info = env.reset(seed=3, options={"task_id": task.id})
     assert info["task_id"] == task.id
-    observation, _ = env.reset(seed=3, options={"split": "test", "request": "I want cheap headphones."})
-    assert "I want cheap headphones." in observation["text"]
+    assert info["request"] == env.episode.request and info["category"] == task.category
+    observation, info = env.reset(seed=3, options={"split": "test", "request": "I want cheap headphones."})
+    assert "I want cheap headphones." in observation["text"] and info["request"] == "I want cheap headphones."
     _, info = env.reset(seed=4, options={"split": "test", "difficulty": "hard"})
     assert env.tasks[info["task_id"]].difficulty == "hard"
     for bad in ({"tasks": 1}, {"split": "nope"}, {"task_id": "T-nope"}):
@@ -273,6 +274,16 @@ def test_a_failed_step_names_what_kind_of_error_it_was(env: ProductResearchEnv) 
         text, result = _step_result(env, action)
         assert text.startswith("Error:") and not result["ok"] and result["error_kind"] == kind, (kind, text)
         assert result["listed"] == [] and result["total"] is None
+
+
+def test_a_page_past_the_end_of_a_document_is_refused_without_a_trace(env: ProductResearchEnv) -> None:
+    """A refused open_page neither counts the page as read (a source a claim could cite) nor lists its products."""
+    env.reset(seed=3, options={"split": "test"})
+    _, found = _step_result(env, {"tool": "search_web", "arguments": {"query": env.episode.category}})
+    text, result = _step_result(env, {"tool": "open_page", "arguments": {"doc_id": found["pages"][0], "page": 50}})
+    assert "past the end" in text and result["error_kind"] == "refused"
+    assert env.episode.retrieved_pages == set() and env.episode.sources() == set()
+    assert env.episode.retrieved_products == set() and env.episode.researched_products == set()
 
 
 def test_step_result_as_dict_holds_every_field_and_copies_its_lists() -> None:

@@ -1,9 +1,10 @@
-"""Agents should see the env only through its public API (`reset`, `step`, `info["result"]`, `tool_schemas`).
+"""Agents see the env only through its public API: `reset`, `step`, `info`, `tool_schemas` and the public `catalog`.
 
-Issue 14 asks that no module of `shopgym.agents` reach into env internals (`env.unwrapped`, its catalog
-`reader`, the `episode` log, `tasks`, hidden truth). Until the modules below are rewritten this test is a
-ratchet: it fails when a module reaches in more often than it does today, or when a new one reaches in.
-Lower a count when you remove uses; delete the entry at zero.
+Issue 14: no module of `shopgym.agents` reaches into env internals (`env.unwrapped`, the env's `reader`, its
+`episode` log, its `tasks` table) or hidden truth (`task_truth`, `truth_reader`). Checks and the supervisor read a
+`Transcript` of the env's public outputs. The synthesis harness alone may use the env's harness API: `snapshot` and
+`restore` to undo a step a reviewer rejects, `grade_draft` to record draft rewards (measurement, never shown to a
+role). The oracle, the one policy that reads hidden truth, is part of the env (`shopgym.envs.oracle`).
 """
 
 from __future__ import annotations
@@ -12,30 +13,31 @@ import ast
 from pathlib import Path
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
-INTERNALS = {"unwrapped", "reader", "truth_reader", "task_truth", "tasks", "episode", "snapshot", "restore",
-             "grade_draft", "_truth", "_episode"}
-STILL_REACHING_IN = {  # module -> attribute uses left to remove
-    "baselines.py": 9,  # the oracle's truth, category schemas, max_steps
-    "call_checks.py": 5,  # steps left and calls made, a dry run on a copy of the episode, the catalog's pages
-    "claim_checks.py": 1,  # claims are checked against the products the episode retrieved
-    "episode_view.py": 16,  # what the researcher has seen: the episode log and the public catalog
-    "evaluate.py": 3,  # task lists and the catalog hash
-    "evaluate_llm.py": 1,
-    "generate.py": 1,
-    "report_checks.py": 2,  # picks are checked against the products the episode retrieved and inspected
-    "supervisor.py": 7,
-    "synthesis.py": 9,  # the shopper history, task info, snapshot/restore, the request
-}
+INTERNALS = {"unwrapped", "reader", "truth_reader", "task_truth", "tasks", "episode", "_truth", "_episode"}
+HARNESS_API = {"snapshot", "restore", "grade_draft"}
+HARNESS = "synthesis.py"
 
 
-def _reaches(path: Path) -> int:
-    return sum(isinstance(node, ast.Attribute) and node.attr in INTERNALS for node in ast.walk(ast.parse(path.read_text())))
+def _reaches(source: str, allowed: set[str]) -> list[str]:
+    """Attribute uses of env internals in `source` (a call of the public catalog's `tasks()` method is not one)."""
+    tree = ast.parse(source)
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    forbidden = (INTERNALS | HARNESS_API) - allowed
+    return [f"line {node.lineno}: .{node.attr}" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in forbidden
+            and not (node.attr == "tasks" and id(node) in called)]
 
 
-def test_no_agent_module_reaches_further_into_the_env() -> None:
-    counts = {path.name: _reaches(path) for path in sorted(AGENTS.glob("*.py"))}
-    grown = {name: n for name, n in counts.items() if n > STILL_REACHING_IN.get(name, 0)}
-    assert not grown, f"modules reaching into env internals more than allowed: {grown}; use info['result'] instead"
-    stale = {name: (STILL_REACHING_IN[name], counts.get(name, 0)) for name in STILL_REACHING_IN
-             if counts.get(name, 0) < STILL_REACHING_IN[name]}
-    assert not stale, f"uses were removed: lower these counts (allowed, found): {stale}"
+def test_no_agent_module_reaches_into_the_env() -> None:
+    reaching = {path.name: uses for path in sorted(AGENTS.glob("*.py"))
+                if (uses := _reaches(path.read_text(), HARNESS_API if path.name == HARNESS else set()))}
+    assert not reaching, f"agent modules reaching into env internals: {reaching}; use info['result'] or a Transcript"
+
+
+def test_the_rule_catches_each_kind_of_reach() -> None:
+    for source in ("env.unwrapped.reader.get_product('P-1')", "env.episode.retrieved_products", "env.tasks['T-1']",
+                   "env.unwrapped.task_truth", "truth.truth_reader.review_sentiment('P-1', 'battery')",
+                   "env.snapshot()", "env.grade_draft(report)"):
+        assert _reaches(source, set()), source
+    assert not _reaches("env.catalog.tasks('train')", set())  # the public catalog's task list
+    assert not _reaches("env.snapshot()", HARNESS_API)
