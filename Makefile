@@ -13,7 +13,7 @@ LLAMA_VERSION := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 LLAMA_WHEELS ?= $(HOME)/.cache/shopgym/llama-wheels/$(LLAMA_VERSION)-avx2
 
-.PHONY: venv test demo fidelity bench clean lock
+.PHONY: venv test demo fidelity improve bench clean lock
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ fidelity: venv
 	GEN_EPISODES=300 EPOCHS=1 EVAL_EPISODES=100 TEACHER_EPISODES=30 FREE_EPISODES=15 \
 	  bash examples/pipeline.sh $(VENV)/bin/shopgym $(FIDELITY_DIR)
 	$(PY) examples/publish_fidelity.py $(FIDELITY_DIR) results/fidelity
+
+# One round of expert iteration on the fidelity run (after `make fidelity`): sample, keep the best, retrain, compare.
+improve: venv
+	IMPROVE_TASKS=100 K=4 EPOCHS=1 EVAL_EPISODES=100 bash examples/improve.sh $(VENV)/bin/shopgym $(FIDELITY_DIR)
 
 bench: venv
 	$(PY) benchmarks/bench_catalog.py --products 10000 100000

@@ -29,7 +29,7 @@ class Decoding(BaseModel):
     thoughts: bool = False  # a line of reasoning may open each call turn (distilled turns open with reflections)
     trials: int = Field(default=1, ge=1)  # runs per task (seeds differ), for pass^k
     user_request: bool = True  # research the User Agent's request (synthesis); False: the canonical one (evaluation)
-    user_agent: UserAgentKind = "rules"  # who writes the User Agent's brief (the CLI's default is "llm")
+    user_agent: UserAgentKind = "rules"  # who writes the User Agent's brief (rules, as the CLI's default)
 
     def options(self) -> dict:
         """Only what differs from the defaults, so runs made before an option existed still resume."""

@@ -59,10 +59,12 @@ def _histograms(before: list[float], after: list[float], path: Path) -> None:
 
 def distill(records: Sequence[TrajectoryRecord], filters: Sequence[Filter], out_dir: Path,
             count_tokens: Callable[[list[Message], list[dict] | None], int] | None = None,
-            rewrite: Rewriter | None = None) -> DistillReport:
-    """Filter, internalize, check for leaks, and write DATA_DIR/{split}.jsonl, README.md, report.json/png."""
+            rewrite: Rewriter | None = None, best_per_task: bool = False) -> DistillReport:
+    """Filter, internalize, check for leaks, and write DATA_DIR/{split}.jsonl, README.md, report.json/png.
+
+    `best_per_task`: of the runs that pass, keep one per task, the highest-reward one (expert iteration)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    kept, report = apply(records, filters)
+    kept, report = apply(records, filters, best_per_task)
     test_shoppers = {r.extra.get("shopper_id") for r in records if r.extra.get("split") == "test"}
     rows: dict[str, list[str]] = {s: [] for s in SPLITS}
     tokens: list[int] = []

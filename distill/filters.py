@@ -155,8 +155,16 @@ class FilterReport:
     reasons: dict[str, str] = field(default_factory=dict)
 
 
-def apply(records: Iterable[TrajectoryRecord], filters: Sequence[Filter]) -> tuple[list[TrajectoryRecord], FilterReport]:
-    """Records that pass every filter; each drop is counted under the first filter that refused it."""
+BEST_PER_TASK = "best_per_task"
+
+
+def apply(records: Iterable[TrajectoryRecord], filters: Sequence[Filter],
+          best_per_task: bool = False) -> tuple[list[TrajectoryRecord], FilterReport]:
+    """Records that pass every filter; each drop is counted under the first filter that refused it.
+
+    `best_per_task` then keeps, of the records left for each task, only the one with the highest reward (the
+    earliest on a tie): expert iteration's selection over k attempts at a task.
+    """
     report = FilterReport(reasons={f.name: f.reason for f in filters})
     kept = []
     for record in records:
@@ -166,6 +174,16 @@ def apply(records: Iterable[TrajectoryRecord], filters: Sequence[Filter]) -> tup
             kept.append(record)
         else:
             report.dropped[refusing.name] += 1
+    if best_per_task:
+        best: dict[str, TrajectoryRecord] = {}
+        for record in kept:
+            if record.task_id not in best or record.reward > best[record.task_id].reward:
+                best[record.task_id] = record
+        chosen = {id(record) for record in best.values()}
+        report.reasons[BEST_PER_TASK] = "another run of the same task earned a higher reward"
+        if len(chosen) < len(kept):
+            report.dropped[BEST_PER_TASK] += len(kept) - len(chosen)
+        kept = [record for record in kept if id(record) in chosen]
     report.kept = len(kept)
     return kept, report
 

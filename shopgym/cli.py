@@ -297,7 +297,8 @@ def _distill(args: argparse.Namespace) -> int:
         chosen = [f for f in chosen if f.name in names]
     if args.max_rule_share is not None:
         chosen.append(F.max_rule_share(args.max_rule_share))
-    report = distill(records, chosen, Path(args.out), count_tokens=count, rewrite=rewrite)
+    report = distill(records, chosen, Path(args.out), count_tokens=count, rewrite=rewrite,
+                     best_per_task=args.best_per_task)
     text = [f"kept {report.kept} of {report.total} runs; examples: {report.examples}"]
     if report.rule_share is not None:
         text.append(f"turns written by rules, mean over kept runs: {report.rule_share:.0%}")
@@ -483,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--max-rule-share", type=number(0, 1), dest="max_rule_share",
                       help="drop runs where rules wrote more than this share of the turns (User Agent request, "
                            "reviewer findings, adopted corrections; default: keep all)")
+    dist.add_argument("--best-per-task", action="store_true", dest="best_per_task",
+                      help="of the runs that pass, keep only the highest-reward one of each task (expert iteration "
+                           "over k attempts; default: keep every run that passes)")
     dist.add_argument("--max-tokens", type=count(256), default=4096, dest="max_tokens",
                       help="the student's context in tokens (default: 4096)")
     dist.add_argument("--rewrite", choices=["template", "llm"], default="template",

@@ -173,6 +173,25 @@ def test_filters_pipeline_report_and_dataset(records, tmp_path: Path) -> None:
         assert all(m["role"] in ("system", "user", "assistant", "tool") for m in example["messages"])
 
 
+def test_best_per_task_keeps_the_highest_reward_attempt_of_each_task(records, tmp_path: Path) -> None:
+    """Expert iteration's selection: of k passing attempts at a task, only the best one becomes an example."""
+    attempts = []
+    for k, reward in enumerate([0.4, 0.9, 0.9, 0.1]):  # four attempts at the first task; two tie for best
+        attempt = records[0].model_copy(deep=True)
+        attempt.reward, attempt.seed = reward, 100 + k
+        attempts.append(attempt)
+    others = [r for r in records[1:5] if r.task_id != records[0].task_id]
+    pool = [*attempts, *others]
+    kept, report = F.apply(pool, [F.min_reward(0.3)], best_per_task=True)
+    assert [r.seed for r in kept if r.task_id == records[0].task_id] == [101]  # the best, the earlier of a tie
+    assert {r.task_id for r in kept} == {r.task_id for r in pool if r.reward >= 0.3}
+    assert report.dropped["min_reward"] == 1 + sum(r.reward < 0.3 for r in others)
+    assert report.dropped[F.BEST_PER_TASK] == 2 and report.kept == len(kept)
+    assert F.apply(pool, [F.min_reward(0.3)])[1].kept == len(kept) + 2  # without it every passing attempt stays
+    written = distill(pool, [F.min_reward(0.3)], tmp_path / "data", best_per_task=True)
+    assert written.kept == len(kept) and "| best_per_task | 2 |" in (tmp_path / "data" / "README.md").read_text()
+
+
 def test_distill_drops_a_report_without_substance(records) -> None:
     keep = F.substantive_report().keep
     final = next(m for m in reversed(records[0].messages) if m.tool_call is not None)
