@@ -54,9 +54,9 @@ def _as_call(call: Any) -> tuple[str | None, dict | None, str | None]:
 def check_tool_call(call: dict | str | ToolCall, transcript: Transcript, request: str | None = None) -> list[Finding]:
     """Check one tool call before the env executes it, against what `transcript` shows.
 
-    `observations` are the texts the env returned so far in this episode (optional; they supply the
-    shopper's ask_user answers and ids shown outside the episode log, e.g. in web search snippets).
-    A `submit_report` call is checked for its schema only here; run `check_report` on its report.
+    Its observations supply the shopper's ask_user answers and ids shown outside listings (e.g. in web search
+    snippets). `request` replaces the transcript's. A `submit_report` call is checked for its schema only here; run
+    `check_report` on its report.
     """
     tool, arguments, problem = _as_call(call)
     if problem:
