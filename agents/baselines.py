@@ -82,7 +82,7 @@ class HeuristicResearcher:
         self.picks = picks
 
     def actions(self, env: ProductResearchEnv, first_observation: str) -> Iterator[dict]:
-        categories = {c.id: c for c in env.catalog.categories()}
+        categories = {c.id: c for c in env.get_wrapper_attr("catalog").categories()}  # through wrappers
         text = first_observation
         category = categories[re.search(r"\(([a-z0-9_]+)\)", text).group(1)]
         if "Ask me if you need to know more" in text:
