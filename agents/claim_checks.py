@@ -31,7 +31,6 @@ def claim_value_ok(field_name: str, value: str, product: Any) -> tuple[bool, str
 
 def check_claims(view: View, draft: Report) -> list[Finding]:
     found: list[Finding] = []
-    transcript = view.transcript
     read_by_product: dict[str, list[str]] = {}
     for review_id, (product_id, _) in view.reviews_read.items():
         read_by_product.setdefault(product_id, []).append(review_id)
@@ -39,12 +38,12 @@ def check_claims(view: View, draft: Report) -> list[Finding]:
         pid, name = claim.product_id, claim.field.strip()
         tag = f"claim {number} ({pid} {name}={claim.value!r})"
         product = view.product(pid)
-        if pid not in transcript.retrieved or product is None:
+        if pid not in view.listed or product is None:
             where = "does not exist in this shop" if product is None else "was never retrieved in this episode"
             found.append(Finding(check="invented_id", severity="error", subject=pid,
                                  message=f"{tag}: {pid} {where}; make claims only about products you retrieved"))
             continue
-        backing = sorted({pid} & transcript.inspected) + sorted(read_by_product.get(pid, []))
+        backing = sorted({pid} & view.inspected) + sorted(read_by_product.get(pid, []))
         hint = f"cite {id_list(backing)}" if backing else f"view_product {pid} and cite it"
         source = claim.source.strip()
         if not source:

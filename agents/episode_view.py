@@ -90,8 +90,18 @@ class View:
         return found
 
     @cached_property
+    def listed(self) -> set[str]:
+        """Products the steps listed (the transcript derives it; a check reads it once)."""
+        return self.transcript.retrieved
+
+    @cached_property
+    def inspected(self) -> set[str]:
+        """Products viewed, compared, or whose reviews were read."""
+        return self.transcript.inspected
+
+    @cached_property
     def retrieved(self) -> set[str]:
-        return self.transcript.retrieved | self.observed_ids
+        return self.listed | self.observed_ids
 
     @cached_property
     def sources(self) -> set[str]:
@@ -241,11 +251,11 @@ class View:
         """Retrieved products that break no stated condition the researcher has seen, inspected ones first."""
         skip = set(exclude)
         out = []
-        for pid in sorted(self.transcript.retrieved - skip):
+        for pid in sorted(self.listed - skip):
             product = self.product(pid)
             if product is not None and not self.fits(product):
                 out.append(product)
-        inspected = self.transcript.inspected
+        inspected = self.inspected
         return sorted(out, key=lambda p: (p.id not in inspected, -p.rating, p.price_cents or 0, p.id))
 
     def candidates_text(self, exclude: Iterable[str] = (), what: str = "meeting every stated condition") -> str:

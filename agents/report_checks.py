@@ -53,7 +53,7 @@ def check_report(report: dict | Report, transcript: Transcript, rubric: Sequence
 
 def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
     found: list[Finding] = []
-    need, transcript = view.need, view.transcript
+    need = view.need
     if draft.nothing_fits and recs:
         found.append(Finding(check="nothing_fits_inconsistent", severity="error",
                              message=f"the report says nothing fits but recommends {id_list(recs)}; either drop the "
@@ -63,7 +63,7 @@ def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
                              message="the report recommends nothing and does not say nothing fits; "
                                      + view.candidates_text(what="meeting every stated condition")))
     if draft.nothing_fits and not recs:
-        fitting = [p for p in view.candidates() if p.id in transcript.inspected]
+        fitting = [p for p in view.candidates() if p.id in view.inspected]
         if fitting:
             severity: Severity = "warning" if need.unparsed else "error"
             found.append(Finding(check="nothing_fits_inconsistent", severity=severity,
@@ -84,7 +84,7 @@ def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
                                      "request"))
     for rank, pid in enumerate(dict.fromkeys(recs), start=1):
         product = view.product(pid)
-        if pid not in transcript.retrieved:
+        if pid not in view.listed:
             where = "does not exist in this shop" if product is None else "was never retrieved in this episode"
             found.append(Finding(check="invented_id", severity="error", subject=pid,
                                  message=f"pick {rank} {pid} {where}; recommend only products you retrieved; "
@@ -92,12 +92,12 @@ def _check_picks(view: View, draft: Report, recs: list[str]) -> list[Finding]:
             continue
         if product is None:
             continue
-        if pid not in transcript.inspected:
+        if pid not in view.inspected:
             found.append(Finding(check="uninspected_pick", severity="error", subject=pid,
                                  message=f"pick {rank} {pid} was never inspected; view_product {pid} (and read its "
                                          "reviews) before recommending it"))
         found += _pick_constraints(view, product, rank, recs)
-        if pid in transcript.inspected:
+        if pid in view.inspected:
             found += _unseen_conditions(view, product)
     return found
 
@@ -152,7 +152,7 @@ _RATIONALE_PRICE = re.compile(r"\b(?:at|costs?|priced at|price of|price is|for o
 
 def _check_text(view: View, draft: Report, recs: list[str]) -> list[Finding]:
     found: list[Finding] = []
-    need, transcript = view.need, view.transcript
+    need = view.need
     text = _report_text(draft)
     # ids named in free text
     id_shapes = {re.sub(r"\d+$", "", p) for p in view.retrieved if re.search(r"\d$", p)}
@@ -194,7 +194,7 @@ def _check_text(view: View, draft: Report, recs: list[str]) -> list[Finding]:
     # every pick backed by a claim
     claimed = {c.product_id for c in draft.claims}
     for pid in dict.fromkeys(recs):
-        if pid in transcript.retrieved and pid not in claimed:
+        if pid in view.listed and pid not in claimed:
             found.append(Finding(check="unsupported_pick", severity="warning", subject=pid,
                                  message=f"no claim backs pick {pid}; add its price and the specs that matter, "
                                          f"citing {pid}, and what reviews you read say"))

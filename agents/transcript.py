@@ -47,7 +47,7 @@ class Transcript:
     def reset(cls, env: Any, *, seed: int | None = None, options: dict | None = None) -> tuple[Transcript, dict]:
         """Reset `env` and start its transcript: (transcript, first observation)."""
         observation, info = env.reset(seed=seed, options=options)
-        return cls.start(env.catalog, observation, info), observation
+        return cls.start(env.get_wrapper_attr("catalog"), observation, info), observation  # through wrappers
 
     def step(self, env: Any, action: str | dict) -> tuple[dict, float, bool, bool, dict]:
         """`env.step(action)`, recorded."""
