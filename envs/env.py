@@ -12,7 +12,7 @@ from gymnasium import spaces
 from pydantic import ValidationError
 
 from shopgym.catalog import CatalogReader
-from shopgym.catalog.taxonomy import CATEGORY_BY_ID, Category
+from shopgym.catalog.taxonomy import CATEGORY_BY_ID, BoolAttr, Category, ChoiceAttr, NumericAttr
 from shopgym.catalog.truth import TaskTruth, TruthReader, observable_category
 from shopgym.schema import ToolCall
 
@@ -89,6 +89,15 @@ def _validation_message(tool: str, error: ValidationError) -> str:
     problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in error.errors()[:4])
     fields = ", ".join(TOOLS[tool].arguments.model_fields)
     return f"invalid arguments for {tool}: {problems}. Its arguments: {fields}"
+
+
+def spec_filters_line(category: Category) -> str:
+    """The category's spec names as search_products takes them: numbers by bounds, the rest by value."""
+    def one(attr: NumericAttr | ChoiceAttr | BoolAttr) -> str:
+        if isinstance(attr, NumericAttr):
+            return f"{attr.name} ({attr.unit}, spec_min/spec_max)"
+        return f"{attr.name} ({'|'.join(attr.values) if isinstance(attr, ChoiceAttr) else 'true|false'})"
+    return f"Specs of {category.id} for the search filters: " + "; ".join(one(a) for a in category.attributes) + "."
 
 
 class ProductResearchEnv(gym.Env[dict, str]):
@@ -185,7 +194,7 @@ class ProductResearchEnv(gym.Env[dict, str]):
         self._episode = Episode(task_id=task.id, category=need.category, request=request, max_steps=self.max_steps,
                                 stated=set(STATED[task.difficulty]))
         text = (f"Request: {request}\nTools: {', '.join(TOOL_NAMES)}. You have {self.max_steps} steps; "
-                "finish with submit_report.")
+                f"finish with submit_report.\n{spec_filters_line(self._category)}")
         return self._observation(text), {**self._info(error=False), "request": request, "category": need.category}
 
     def step(self, action: str | dict) -> tuple[dict, float, bool, bool, dict]:

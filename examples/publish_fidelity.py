@@ -17,13 +17,23 @@ def sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def env_id(run_dir: Path) -> str:
+    """The env (and so the reward) a run's episodes were graded by, from its first record."""
+    with (run_dir / "trajectories.jsonl").open() as handle:
+        return json.loads(handle.readline())["env_id"]
+
+
 def main(work: Path, results: Path) -> None:
     results.mkdir(parents=True, exist_ok=True)
     run = json.loads((work / "run" / "manifest.json").read_text())
     evaluation = json.loads((work / "eval" / "student.json").read_text())
     scale = json.loads((work / "pipeline.json").read_text())
     training = json.loads((work / "student" / "train_config.json").read_text())
+    graded_by = {env_id(work / "run"), env_id(work / "eval" / "student-run")}
+    if len(graded_by) != 1:
+        raise SystemExit(f"the training run and the evaluation were graded by different envs: {sorted(graded_by)}")
     manifest = {
+        "env_id": graded_by.pop(),
         "pipeline": scale,
         "training_world": {"seed": scale["train_world_seed"], "catalog_hash": run["manifest_extra"]["catalog_hash"]},
         "evaluation_world": {"seed": scale["eval_world_seed"], "catalog_hash": evaluation["catalog_hash"]},

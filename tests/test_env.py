@@ -169,6 +169,18 @@ def test_reset_options(env: ProductResearchEnv) -> None:
         evaluation.reset(options={"request": "something else"})
 
 
+def test_reset_text_names_the_categorys_spec_filters(env: ProductResearchEnv) -> None:
+    """The first observation lists the spec names the search filters take, so no policy has to guess them."""
+    observation, info = env.reset(seed=6, options={"split": "test"})
+    line = next(row for row in observation["text"].splitlines() if row.startswith("Specs of "))
+    entries = line.split(": ", 1)[1].rstrip(".").split("; ")
+    assert sorted(entry.split(" (")[0] for entry in entries) == env.catalog.spec_names(info["category"])
+    numeric = next(entry.split(" (")[0] for entry in entries if "spec_min" in entry)
+    _, _, _, _, step_info = env.step({"tool": "search_products",
+                                      "arguments": {"category": info["category"], "spec_min": {numeric: 0}}})
+    assert not step_info["error"]
+
+
 def test_snapshot_restore_leaves_no_trace(env: ProductResearchEnv) -> None:
     env.reset(seed=5, options={"split": "test"})
     env.step({"tool": "search_products", "arguments": {"query": "battery"}})
