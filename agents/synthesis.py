@@ -38,7 +38,7 @@ class Episode:
     env's accepted steps (from its public outputs, not its internals)."""
 
     def __init__(self, env: ProductResearchEnv, transcript: Transcript) -> None:
-        self.messages = fmt.episode_messages(transcript.request, env.tool_schemas())
+        self.messages = fmt.episode_messages(transcript.request, env.tool_schemas(), transcript.spec_filters)
         self.record: list[Message] = list(self.messages)
         self.transcript = transcript
 

@@ -37,11 +37,14 @@ class Transcript:
     shown: list[Shown] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # every observation after the first, failed calls' included
     submitted: bool = False
+    spec_filters: str = ""  # reset's line naming the category's spec filters
 
     @classmethod
     def start(cls, catalog: Any, observation: dict, info: dict) -> Transcript:
-        """The transcript of an episode just reset (`info` is reset's: it names the request and category)."""
-        return cls(catalog, info["request"], info.get("category"), int(observation["steps_left"]))
+        """The transcript of an episode just reset (`info` is reset's: it names the request, category and spec
+        filters)."""
+        return cls(catalog, info["request"], info.get("category"), int(observation["steps_left"]),
+                   spec_filters=info.get("spec_filters", ""))
 
     @classmethod
     def reset(cls, env: Any, *, seed: int | None = None, options: dict | None = None) -> tuple[Transcript, dict]:
@@ -69,7 +72,7 @@ class Transcript:
     def copy(self) -> Transcript:
         """An independent copy sharing the catalog."""
         return Transcript(self.catalog, self.request, self.category, self.steps_left, copy.deepcopy(self.shown),
-                          list(self.texts), self.submitted)
+                          list(self.texts), self.submitted, self.spec_filters)
 
     # --- what was shown, over the kept steps ---
     @property

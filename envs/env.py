@@ -193,9 +193,11 @@ class ProductResearchEnv(gym.Env[dict, str]):
             request = str(options["request"])
         self._episode = Episode(task_id=task.id, category=need.category, request=request, max_steps=self.max_steps,
                                 stated=set(STATED[task.difficulty]))
+        spec_filters = spec_filters_line(self._category)
         text = (f"Request: {request}\nTools: {', '.join(TOOL_NAMES)}. You have {self.max_steps} steps; "
-                f"finish with submit_report.\n{spec_filters_line(self._category)}")
-        return self._observation(text), {**self._info(error=False), "request": request, "category": need.category}
+                f"finish with submit_report.\n{spec_filters}")
+        return self._observation(text), {**self._info(error=False), "request": request, "category": need.category,
+                                         "spec_filters": spec_filters}
 
     def step(self, action: str | dict) -> tuple[dict, float, bool, bool, dict]:
         episode = self.episode

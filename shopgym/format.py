@@ -146,10 +146,11 @@ def one_shot(chat: ChatTemplate, instruction: str, text: str) -> str:
                    Message(role="user", agent="user", content=text)], chat, add_generation_prompt=True)
 
 
-def episode_messages(request: str, schemas: Sequence[dict[str, Any]]) -> list[Message]:
-    """The opening turns of every episode: the system prompt and the user's request."""
+def episode_messages(request: str, schemas: Sequence[dict[str, Any]], spec_filters: str = "") -> list[Message]:
+    """The opening turns of every episode: the system prompt and the user's request, followed by the env's line
+    naming the category's spec filters when there is one."""
     return [Message(role="system", agent="env", content=system_prompt(schemas)),
-            Message(role="user", agent="user", content=request)]
+            Message(role="user", agent="user", content=f"{request}\n\n{spec_filters}" if spec_filters else request)]
 
 
 def to_trl(messages: Sequence[Message]) -> list[dict]:

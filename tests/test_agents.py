@@ -232,6 +232,10 @@ def test_single_agent_mode_has_no_reviewer(envs) -> None:
     assert record.extra["draft_rewards"] == [] and record.reward < 0.2
     written = sum(m.role == "assistant" for m in record.messages)
     assert record.extra["authorship"] == {"model_turns": written, "rule_turns": 1}  # rules wrote only the request
+    opening = record.messages[1].content  # the request, then the env's spec filters for its category
+    category = {t.id: t.category for t in env.catalog.tasks()}[record.task_id]
+    assert opening.splitlines()[-1].startswith(f"Specs of {category} ")
+    assert all(f"{name} (" in opening for name in env.catalog.spec_names(category))
 
 
 def test_a_trajectory_renders_as_an_html_page(envs, tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ def test_a_copy_is_independent(world_dir: Path) -> None:
     env = ProductResearchEnv(catalog=world_dir, split="test")
     transcript, _ = Transcript.reset(env, seed=0, options={"split": "test"})
     transcript.step(env, {"tool": "search_products", "arguments": {"category": transcript.category}})
+    assert transcript.spec_filters.startswith(f"Specs of {transcript.category} ")
     copy = transcript.copy()
     copy.step(env, {"tool": "view_product", "arguments": {"product_id": sorted(copy.retrieved)[0]}})
     assert len(copy.shown) == 2 and len(transcript.shown) == 1 and not transcript.viewed and copy.viewed
+    assert copy.spec_filters == transcript.spec_filters
     env.close()
