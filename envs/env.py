@@ -12,7 +12,7 @@ from gymnasium import spaces
 from pydantic import ValidationError
 
 from shopgym.catalog import CatalogReader
-from shopgym.catalog.taxonomy import CATEGORY_BY_ID, BoolAttr, Category, ChoiceAttr, NumericAttr
+from shopgym.catalog.taxonomy import CATEGORY_BY_ID, Attribute, Category, ChoiceAttr, NumericAttr
 from shopgym.catalog.truth import TaskTruth, TruthReader, observable_category
 from shopgym.schema import ToolCall
 
@@ -93,7 +93,7 @@ def _validation_message(tool: str, error: ValidationError) -> str:
 
 def spec_filters_line(category: Category) -> str:
     """The category's spec names as search_products takes them: numbers by bounds, the rest by value."""
-    def one(attr: NumericAttr | ChoiceAttr | BoolAttr) -> str:
+    def one(attr: Attribute) -> str:
         if isinstance(attr, NumericAttr):
             return f"{attr.name} ({attr.unit}, spec_min/spec_max)"
         return f"{attr.name} ({'|'.join(attr.values) if isinstance(attr, ChoiceAttr) else 'true|false'})"
