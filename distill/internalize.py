@@ -23,10 +23,17 @@ Rewriter = Callable[[str, str], str]  # (critique lines, template reflection) ->
 REFLECTION_CHARS = fmt.DEFAULT_BUDGET.thought_chars  # the line of reasoning the student may write before a call
 
 
+# The list of valid names an error ends with ("; valid specs for tents: a, b, ..." or ". Its arguments: a, b"):
+# the student's context already lists them (the tool schemas, the spec-filter line), and a student trained on
+# reflections that recite them learns to recite, and loops until its line of reasoning is cut.
+_VALID_NAMES = re.compile(r"(?:; valid [^:;]*|\. Its arguments): [\w, ]*$")
+
+
 def critique_points(critique: str) -> list[str]:
-    """The error lines of grounded feedback, without their markers (an LLM critique line is not used)."""
+    """The error lines of grounded feedback, without their markers and the lists of valid names they end with
+    (an LLM critique line is not used)."""
     points = [line.split("]", 1)[1].strip() for line in critique.splitlines() if line.startswith("- [error]")]
-    return [FORBIDDEN.sub("check", p) for p in points]
+    return [_VALID_NAMES.sub("", FORBIDDEN.sub("check", p)) for p in points]
 
 
 _OBJECTS = re.compile(r"\b[A-Z]{5}-\d+\b|\$\d+(?:\.\d\d)?|\b\d+(?:\.\d+)?\b")

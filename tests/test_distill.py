@@ -62,6 +62,22 @@ def test_internalized_turns_keep_the_correction_and_drop_the_reviewer(records) -
     assert len([m for m in messages if m.tool_call]) == len(F.accepted_calls(record))
 
 
+def test_a_critique_point_drops_the_list_of_valid_names_it_ends_with() -> None:
+    critique = "\n".join([
+        "- [error] search_products would fail: unknown spec 'cushion'; valid specs for category running_shoes: "
+        "weight, heel_drop, surface",
+        "- [error] invalid arguments for view_product: product_id: Field required; extra: not permitted. "
+        "Its arguments: product_id",
+        "- [error] unknown tool 'buy'; valid tools: search_products, view_product",
+        "- [warning] this search matches no product",
+    ])
+    assert critique_points(critique) == [
+        "search_products would fail: unknown spec 'cushion'",
+        "invalid arguments for view_product: product_id: Field required; extra: not permitted",
+        "unknown tool 'buy'",
+    ]
+
+
 def test_a_reflection_keeps_the_points_that_fit_one_line_of_reasoning() -> None:
     short = ["add max_price=40", "use category 'tents'", "view PVDEY-12 first", "read its reviews"]
     assert fitting_points(short, 0) == short[:3]  # three at most
