@@ -81,15 +81,17 @@ def markdown(comparison: Comparison) -> str:
     for label, e in evals.items():
         lines.append(f"| {label} | {len({r.task_id for r in e.episodes})} | {_cell(e.mean_reward, e.reward_ci95)} | "
                      + " | ".join(_cell(e.parts[p].mean, e.parts[p].ci95) for p in DECISION) + " |")
-    lines += ["", "| policy | " + " | ".join(DIMENSIONS) + " | E.Prod | pass^k (k, T) | call validity | setup |",
-              "|---" * (len(DIMENSIONS) + 5) + "|"]
+    lines += ["", "| policy | " + " | ".join(DIMENSIONS)
+              + " | E.Prod | pass^k (k, T) | flip rate | call validity | setup |",
+              "|---" * (len(DIMENSIONS) + 6) + "|"]
     for label, e in evals.items():
         temperature = "-" if e.temperature is None else f"{e.temperature:g}"
         validity = "-" if e.call_validity is None else f"{e.call_validity:.3f}"
+        flips = "-" if e.trials == 1 else f"{e.flip_rate:.3f}"  # one trial cannot flip
         setup = ", ".join(f"{k} {v}" for k, v in e.details.items() if k != "run") or "-"
         lines.append(f"| {label} | " + " | ".join(_cell(e.parts[d].mean, e.parts[d].ci95) for d in DIMENSIONS)
                      + f" | {_cell(e.parts['e_prod'].mean, e.parts['e_prod'].ci95)} | {e.pass_k:.3f} "
-                     f"(k={e.trials}, T={temperature}) | {validity} | {setup} |")
+                     f"(k={e.trials}, T={temperature}) | {flips} | {validity} | {setup} |")
     if comparison.differences:
         lines += ["", "Paired bootstrap (10,000 resamples) of the difference on the same tasks and seeds:", "",
                   "| difference | metric | mean | 95% CI | pairs |", "|---|---|---|---|---|"]

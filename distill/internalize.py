@@ -29,11 +29,18 @@ REFLECTION_CHARS = fmt.DEFAULT_BUDGET.thought_chars  # the line of reasoning the
 _VALID_NAMES = re.compile(r"(?:; valid [^:;]*|\. Its arguments): [\w, ]*$")
 
 
+# A repeated call is named by the draft it rejected ("call 4 was exactly this search_products call; ..."); before
+# the revised call, which is another call, "this" would be false, so the point names the repetition instead.
+_REPEATED = re.compile(r"^call (\d+) was exactly this (\w+) call; its result is already in the transcript")
+
+
 def critique_points(critique: str) -> list[str]:
-    """The error lines of grounded feedback, without their markers and the lists of valid names they end with
-    (an LLM critique line is not used)."""
+    """The error lines of grounded feedback, without their markers and the lists of valid names they end with,
+    worded to hold before the revised turn (an LLM critique line is not used)."""
     points = [line.split("]", 1)[1].strip() for line in critique.splitlines() if line.startswith("- [error]")]
-    return [_VALID_NAMES.sub("", FORBIDDEN.sub("check", p)) for p in points]
+    points = [_VALID_NAMES.sub("", FORBIDDEN.sub("check", p)) for p in points]
+    return [_REPEATED.sub(r"repeating call \1 (\2) adds nothing; its result is already in the transcript", p)
+            for p in points]
 
 
 _OBJECTS = re.compile(r"\b[A-Z]{5}-\d+\b|\$\d+(?:\.\d\d)?|\b\d+(?:\.\d+)?\b")
@@ -58,10 +65,15 @@ def valid_reflection(text: str, points: Sequence[str]) -> bool:
             and all(obj in text for obj in named))
 
 
+def _sentence_case(point: str) -> str:
+    """The point continuing a sentence: a capitalised first word is lowered, an id ("PVDEY-12") or acronym is not."""
+    return point[0].lower() + point[1:] if point[:2].istitle() else point
+
+
 def template_reflection(points: Sequence[str], turn: int) -> str:
     """First person, anticipating each point; deterministic (the opener rotates with the turn)."""
     opener = _OPENERS[turn % len(_OPENERS)]
-    body = " ".join(f"I must not miss this: {p[0].lower() + p[1:]}." if p else "" for p in points[:3])
+    body = " ".join(f"I must not miss this: {_sentence_case(p)}." if p else "" for p in points[:3])
     return f"{opener} {body}".strip()
 
 

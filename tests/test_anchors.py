@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from shopgym.agents.baselines import HeuristicResearcher, RandomPolicy
+from shopgym.agents.compare import compare, markdown
 from shopgym.agents.evaluate import distinct_tasks, evaluate, run_episode
 from shopgym.catalog.importers import import_catalog
 from shopgym.catalog.tables import HIDDEN_TABLES, canary
@@ -128,5 +129,11 @@ def test_trials_report_pass_k_and_the_share_of_tasks_that_flip(world_dir: Path) 
     flipping = evaluate("alternating", world_dir, "test", 10, 1, trials=2, make_policy=EveryOtherSeed)
     assert flipping.pass_k == 0.0
     assert flipping.flip_rate == steady.pass_k > 0  # exactly the tasks the heuristic passes flip
+    once = evaluate("heuristic", world_dir, "test", 10, 1)
+    rows = {line.split(" | ")[0]: line for line in markdown(compare({"steady": steady, "flipping": flipping,
+                                                                     "once": once})).splitlines()
+            if "(k=" in line}
+    assert f"| {flipping.flip_rate:.3f} |" in rows["| flipping"] and "| 0.000 |" in rows["| steady"]
+    assert "(k=1, T=-) | - |" in rows["| once"]  # one trial cannot flip
     with pytest.raises(ValueError, match="trials"):
         evaluate("heuristic", world_dir, "test", 10, 1, trials=0)

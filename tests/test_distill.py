@@ -69,13 +69,22 @@ def test_a_critique_point_drops_the_list_of_valid_names_it_ends_with() -> None:
         "- [error] invalid arguments for view_product: product_id: Field required; extra: not permitted. "
         "Its arguments: product_id",
         "- [error] unknown tool 'buy'; valid tools: search_products, view_product",
+        "- [error] call 4 was exactly this search_products call; its result is already in the transcript: use it, "
+        "or change the page, filters or ids",
         "- [warning] this search matches no product",
     ])
     assert critique_points(critique) == [
         "search_products would fail: unknown spec 'cushion'",
         "invalid arguments for view_product: product_id: Field required; extra: not permitted",
         "unknown tool 'buy'",
+        "repeating call 4 (search_products) adds nothing; its result is already in the transcript: use it, "
+        "or change the page, filters or ids",  # true before the revised call too, which is another call
     ]
+
+
+def test_a_reflection_lowers_a_capitalised_word_but_never_an_id() -> None:
+    reflection = template_reflection(["PVDEY-12 is recommended twice", "The plan never reads reviews"], 0)
+    assert "this: PVDEY-12 is recommended twice." in reflection and "this: the plan never reads reviews." in reflection
 
 
 def test_a_reflection_keeps_the_points_that_fit_one_line_of_reasoning() -> None:
