@@ -108,7 +108,7 @@ def _dry_run(view: View, tool: str, arguments: dict) -> list[Finding]:
         return [Finding(check="call_would_fail", severity="error", subject=tool,
                         message=f"{tool} would fail: {message}")]
     if tool == "search_products" and result.total == 0:
-        return [Finding(check="empty_result", severity="warning", subject=tool,
+        return [Finding(check="empty_result", severity="error", subject=tool,  # a step spent on nothing
                         message="this search matches no product; drop the least important filter or widen a bound")]
     if tool == "read_reviews":
         shown = set(result.reviews)

@@ -95,7 +95,7 @@ def spec_filters_line(category: Category) -> str:
     """The category's spec names as search_products takes them: numbers by bounds, the rest by value."""
     def one(attr: Attribute) -> str:
         if isinstance(attr, NumericAttr):
-            return f"{attr.name} ({attr.unit}, spec_min/spec_max)"
+            return f"{attr.name} ({attr.unit + ', ' if attr.unit else ''}spec_min/spec_max)"
         return f"{attr.name} ({'|'.join(attr.values) if isinstance(attr, ChoiceAttr) else 'true|false'})"
     return f"Specs of {category.id} for the search filters: " + "; ".join(one(a) for a in category.attributes) + "."
 

@@ -455,6 +455,8 @@ def test_check_search_budget_and_category(env) -> None:
         key = "specs" if rule.op == "eq" else "spec_min" if rule.op == "gte" else "spec_max"
         good.setdefault(key, {})[rule.attr] = rule.value
     assert not _errors(check_tool_call({"tool": "search_products", "arguments": good}, obs))
+    nothing = check_tool_call({"tool": "search_products", "arguments": {**good, "max_price": 0.01}}, obs)
+    assert _errors(nothing) == {"empty_result"}  # a step that would show no product is sent back
     _search(env, request, obs, max_price=need.budget_cents / 100)
     later = check_tool_call({"tool": "search_products", "arguments": {"category": need.category}}, obs)
     assert next(f for f in later if f.check == "search_ignores_budget").severity == "warning"  # broadening is fine

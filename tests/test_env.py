@@ -19,7 +19,9 @@ import shopgym.envs  # noqa: F401  (registers the env)
 from shopgym.agents.baselines import HeuristicResearcher
 from shopgym.agents.evaluate import run_episode
 from shopgym.catalog.store import content_hash
+from shopgym.catalog.taxonomy import CATEGORIES
 from shopgym.envs import TOOL_NAMES, ProductResearchEnv
+from shopgym.envs.env import spec_filters_line
 from shopgym.envs.recorder import RecordEpisode, replay
 from shopgym.envs.result import StepResult
 from shopgym.schema import TrajectoryRecord
@@ -179,6 +181,12 @@ def test_reset_text_names_the_categorys_spec_filters(env: ProductResearchEnv) ->
     _, _, _, _, step_info = env.step({"tool": "search_products",
                                       "arguments": {"category": info["category"], "spec_min": {numeric: 0}}})
     assert not step_info["error"]
+
+
+def test_a_unitless_spec_filter_names_no_empty_unit() -> None:
+    hair_dryers = next(c for c in CATEGORIES if c.id == "hair_dryers")  # heat_settings is a count, with no unit
+    line = spec_filters_line(hair_dryers)
+    assert "heat_settings (spec_min/spec_max)" in line and "power (W, spec_min/spec_max)" in line
 
 
 def test_snapshot_restore_leaves_no_trace(env: ProductResearchEnv) -> None:
