@@ -4,7 +4,7 @@
   episode, and `manifest_extra` (model file hashes, catalog content hash, env/tool-schema hash, llama.cpp
   build: whatever the caller says decides the output; the thread count rides along), and the engine that
   started the run. A later run on the same folder resumes it only if config and `manifest_extra` are unchanged
-  but for `RESUMABLE_CHANGES` (workers, threads); otherwise `check_manifest` raises `RunConfigChanged` naming
+  but for `RESUMABLE_CHANGES` (workers, threads, the catalog's path); otherwise `check_manifest` raises `RunConfigChanged` naming
   the differing keys.
 - `trajectories.jsonl` gets one `TrajectoryRecord` per finished episode, in finishing order (not index order;
   `read_trajectories` sorts), each line flushed and fsync-ed before the next. A line counts once its newline is
@@ -33,8 +33,9 @@ TRAJECTORIES = "trajectories.jsonl"
 LOCK = ".lock"
 MANIFEST_FORMAT = "shopgym.run/1"
 #: config or manifest_extra keys a resume may change: they decide how fast the run goes, not what it writes
-#: (llama.cpp splits a matmul by rows, never inside a dot product, so its output does not depend on threads)
-RESUMABLE_CHANGES = frozenset({"workers", "n_threads"})
+#: (llama.cpp splits a matmul by rows, never inside a dot product, so its output does not depend on threads), or
+#: where the catalog lies (its content hash, in manifest_extra, decides; a run folder may move to another machine)
+RESUMABLE_CHANGES = frozenset({"workers", "n_threads", "catalog"})
 
 
 class RunError(ValueError):

@@ -12,6 +12,7 @@ This module is the harness: besides `reset`/`step` it uses the env's harness API
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Literal
 
 from pydantic import ValidationError
@@ -233,7 +234,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         env_id=ENV_ID, env_version=ENV_VERSION, catalog_hash=info["catalog_hash"], task_id=task_id, seed=seed,
         tool_schema_hash=tool_schema_hash(), request=request, messages=episode.record,
         reward=reward, reward_parts=parts, termination="submitted" if terminated else "truncated",
-        model_ids={"researcher": str(getattr(backend, "model_path", "scripted"))},
+        model_ids={"researcher": Path(getattr(backend, "model_path", "scripted")).name},  # no path of this machine
         timings={"seconds": round(time.perf_counter() - started, 3), "tokens": tokens["sampled"] + tokens["forced"],
                  "tokens_evaluated": tokens["evaluated"], "tokens_reused": tokens["reused"],
                  "evaluated_per_appended": researcher.evaluated_per_appended()},

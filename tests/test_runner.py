@@ -271,6 +271,11 @@ def test_resume_refuses_a_changed_config_model_or_catalog(world_dir: Path, tmp_p
     # only the worker count may change: it decides speed, not content
     same = run(config.model_copy(update={"workers": 2}), out, heuristic_episode, tasks, EXTRA, progress=False)
     assert (same.episodes_done, same.episodes_skipped) == (0, 3)
+    # and where the catalog lies: the folder moved to another machine, its content hash unchanged
+    moved = tmp_path / "elsewhere"
+    moved.symlink_to(world_dir)
+    same = run(config.model_copy(update={"catalog": str(moved)}), out, heuristic_episode, tasks, EXTRA, progress=False)
+    assert (same.episodes_done, same.episodes_skipped) == (0, 3)
 
 
 def test_a_bad_line_before_the_last_is_an_error_not_a_repair(world_dir: Path, tmp_path: Path) -> None:
