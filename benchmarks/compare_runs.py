@@ -4,18 +4,20 @@
 
 Pairs the runs' episodes by task and seed and prints, for each run, the mean reward (and the paired difference
 after - before with its 95% bootstrap interval), the runs at or above the distillation threshold, the accepted
-searches and how many of them listed no product, and the share of written turns that rules wrote.
+searches and how many of them listed no product, and the share of written turns that rules wrote (mean over runs, as `shopgym distill` reports it).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from statistics import mean
 
 from shopgym.agents.compare import paired_difference
 from shopgym.agents.evaluate import summarize
 from shopgym.agents.evaluate_llm import episode_result
 from shopgym.agents.run_folder import TRAJECTORIES, read_trajectories
+from shopgym.distill.filters import rule_share
 from shopgym.schema import TrajectoryRecord
 
 EMPTY_SEARCH = "0 products match"
@@ -26,11 +28,6 @@ def searches(record: TrajectoryRecord) -> tuple[int, int]:
     shown = [m.observation or "" for m in record.messages if m.role == "tool"]
     listings = [text for text in shown if "products match" in text.split("\n", 1)[0]]
     return len(listings), sum(text.startswith(EMPTY_SEARCH) for text in listings)
-
-
-def rule_share(records: list[TrajectoryRecord]) -> float:
-    turns = [r.extra["authorship"] for r in records]
-    return sum(t["rule_turns"] for t in turns) / sum(t["rule_turns"] + t["model_turns"] for t in turns)
 
 
 def main() -> None:
@@ -58,7 +55,8 @@ def main() -> None:
     counts = {name: [sum(column) for column in zip(*map(searches, records))] for name, records in paired.items()}
     print(f"| accepted searches / of them empty | {counts['before'][0]} / {counts['before'][1]} "
           f"| {counts['after'][0]} / {counts['after'][1]} |")
-    print(f"| turns written by rules | {rule_share(paired['before']):.1%} | {rule_share(paired['after']):.1%} |")
+    shares = {name: mean(rule_share(r) or 0.0 for r in records) for name, records in paired.items()}
+    print(f"| turns written by rules (mean over runs) | {shares['before']:.1%} | {shares['after']:.1%} |")
 
 
 if __name__ == "__main__":

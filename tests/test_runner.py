@@ -268,7 +268,7 @@ def test_resume_refuses_a_changed_config_model_or_catalog(world_dir: Path, tmp_p
             progress=False)
     assert _lines(out / TRAJECTORIES) == before
 
-    # only the worker count may change: it decides speed, not content
+    # the worker count may change: it decides speed, not content
     same = run(config.model_copy(update={"workers": 2}), out, heuristic_episode, tasks, EXTRA, progress=False)
     assert (same.episodes_done, same.episodes_skipped) == (0, 3)
     # and where the catalog lies: the folder moved to another machine, its content hash unchanged
