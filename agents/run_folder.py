@@ -4,8 +4,9 @@
   episode, and `manifest_extra` (model file hashes, catalog content hash, env/tool-schema hash, llama.cpp
   build: whatever the caller says decides the output; the thread count rides along), and the engine that
   started the run. A later run on the same folder resumes it only if config and `manifest_extra` are unchanged
-  but for `RESUMABLE_CHANGES` (workers, threads, the catalog's path); otherwise `check_manifest` raises `RunConfigChanged` naming
-  the differing keys.
+  but for `SPEED_KEYS` (workers, threads) and the paths of `HASHED_PATHS` whose content hash it records (a
+  run folder may move to another machine); otherwise `check_manifest` raises `RunConfigChanged` naming the
+  differing keys.
 - `trajectories.jsonl` gets one `TrajectoryRecord` per finished episode, in finishing order (not index order;
   `read_trajectories` sorts), each line flushed and fsync-ed before the next. A line counts once its newline is
   on disk: on resume (`scan`) a torn or unparsable *last* line is reported on stderr and truncated away (its
@@ -32,10 +33,13 @@ MANIFEST = "manifest.json"
 TRAJECTORIES = "trajectories.jsonl"
 LOCK = ".lock"
 MANIFEST_FORMAT = "shopgym.run/1"
-#: config or manifest_extra keys a resume may change: they decide how fast the run goes, not what it writes
-#: (llama.cpp splits a matmul by rows, never inside a dot product, so its output does not depend on threads), or
-#: where the catalog lies (its content hash, in manifest_extra, decides; a run folder may move to another machine)
-RESUMABLE_CHANGES = frozenset({"workers", "n_threads", "catalog"})
+#: keys a resume may change: they decide how fast the run goes, not what it writes (llama.cpp splits a matmul by
+#: rows, never inside a dot product, so its output does not depend on threads)
+SPEED_KEYS = frozenset({"config.workers", "manifest_extra.n_threads"})
+#: file paths a resume may change where the manifest records the file's content hash (key in manifest_extra):
+#: then the content decides, not where it lies
+HASHED_PATHS = {"config.catalog": "catalog_hash", "config.model": "model_sha256",
+                "config.options.adapter": "adapter_sha256"}
 
 
 class RunError(ValueError):
@@ -101,13 +105,11 @@ def check_manifest(path: Path, fresh: dict) -> None:
     except (OSError, json.JSONDecodeError) as error:
         raise RunError(f"{path} is unreadable ({error}); it is written once at the start of a run, so this "
                        "folder was not made by this runner or was damaged; use a new output folder") from error
-    diffs: list[tuple[str, Any, Any]] = []
-    for section in ("config", "manifest_extra"):
-        before, after = old.get(section, {}), fresh[section]
-        if isinstance(before, dict):
-            before = {k: v for k, v in before.items() if k not in RESUMABLE_CHANGES}
-            after = {k: v for k, v in after.items() if k not in RESUMABLE_CHANGES}
-        diffs += _differences(before, after, section)
+    hashed = {path for path, hash_key in HASHED_PATHS.items()
+              if hash_key in fresh["manifest_extra"] and hash_key in (old.get("manifest_extra") or {})}
+    diffs = [diff for section in ("config", "manifest_extra")
+             for diff in _differences(old.get(section, {}), fresh[section], section)
+             if diff[0] not in SPEED_KEYS | hashed]
     details = [f"{key}: {_short(o)} -> {_short(n)}" for key, o, n in diffs]
     for section in ("seeds", "tasks"):  # follow from config and catalog; compared whole
         if old.get(section) != fresh[section]:

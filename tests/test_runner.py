@@ -278,6 +278,27 @@ def test_resume_refuses_a_changed_config_model_or_catalog(world_dir: Path, tmp_p
     assert (same.episodes_done, same.episodes_skipped) == (0, 3)
 
 
+def test_a_moved_file_resumes_only_where_its_content_hash_is_on_record(world_dir: Path, tmp_path: Path) -> None:
+    tasks = _tasks(world_dir, "train", 2, seed=2)
+    config = RunConfig(catalog=str(world_dir), episodes=2, seed=2, mode="heuristic", model="/a/model.gguf",
+                       options={"adapter": "/a/adapter.gguf"})
+    hashes = {**EXTRA, "model_sha256": "m0", "adapter_sha256": "a0"}
+    moved = config.model_copy(update={"model": "/b/model.gguf", "options": {"adapter": "/b/adapter.gguf"}})
+    out = tmp_path / "run"
+    run(config, out, heuristic_episode, tasks, hashes, progress=False)
+    same = run(moved, out, heuristic_episode, tasks, hashes, progress=False)
+    assert (same.episodes_done, same.episodes_skipped) == (0, 2)
+    with pytest.raises(RunConfigChanged) as changed:  # same place, other content
+        run(moved, out, heuristic_episode, tasks, {**hashes, "adapter_sha256": "a1"}, progress=False)
+    assert changed.value.keys == ["manifest_extra.adapter_sha256"]
+
+    unhashed = tmp_path / "unhashed"  # no content hash on record: the path is all that identifies the file
+    run(config, unhashed, heuristic_episode, tasks, EXTRA, progress=False)
+    with pytest.raises(RunConfigChanged) as changed:
+        run(moved, unhashed, heuristic_episode, tasks, EXTRA, progress=False)
+    assert changed.value.keys == ["config.model", "config.options.adapter"]
+
+
 def test_a_bad_line_before_the_last_is_an_error_not_a_repair(world_dir: Path, tmp_path: Path) -> None:
     tasks = _tasks(world_dir, "train", 4, seed=1)
     config = RunConfig(catalog=str(world_dir), episodes=4, seed=1)
