@@ -23,10 +23,10 @@ Rewriter = Callable[[str, str], str]  # (critique lines, template reflection) ->
 REFLECTION_CHARS = fmt.DEFAULT_BUDGET.thought_chars  # the line of reasoning the student may write before a call
 
 
-# The list of valid names an error ends with ("; valid specs for tents: a, b, ..." or ". Its arguments: a, b"):
+# The list of valid names an error ends with ("; valid specs for tents: a, b", "; valid: a, b", ". Its arguments: a, b"):
 # the student's context already lists them (the tool schemas, the spec-filter line), and a student trained on
 # reflections that recite them learns to recite, and loops until its line of reasoning is cut.
-_VALID_NAMES = re.compile(r"(?:; valid [^:;]*|\. Its arguments): [\w, ]*$")
+_VALID_NAMES = re.compile(r"(?:; valid(?: [^:;]*)?|\. Its arguments): [\w, ]*$")
 
 
 # A repeated call is named by the draft it rejected ("call 4 was exactly this search_products call; ..."); before

@@ -10,6 +10,8 @@ import pytest
 
 import shopgym.format as fmt
 from shopgym.agents.backends import ScriptedBackend
+from shopgym.agents.checks import Transcript, check_tool_call, feedback
+from shopgym.agents.episode_view import View
 from shopgym.agents.constrained import call_checker
 from shopgym.agents.synthesis import run_episode
 from shopgym.distill import filters as F
@@ -80,6 +82,30 @@ def test_a_critique_point_drops_the_list_of_valid_names_it_ends_with() -> None:
         "repeating call 4 (search_products) adds nothing; its result is already in the transcript: use it, "
         "or change the page, filters or ids",  # true before the revised call too, which is another call
     ]
+
+
+def test_critique_points_rewrite_the_supervisors_real_messages(world_dir: Path) -> None:
+    """The same rewrites on findings the call checker writes, so a reworded check message fails here."""
+    env = ProductResearchEnv(catalog=world_dir)
+    task = sorted(t for t, info in env.tasks.items() if info.split == "train")[0]
+    transcript, _ = Transcript.reset(env, seed=0, options={"task_id": task})
+    need = View(transcript).need
+    fitting = {"query": "x", "category": need.category,
+               **({"max_price": need.budget_cents / 100} if need.budget_cents is not None else {})}
+    search = {"tool": "search_products", "arguments": fitting}
+    transcript.step(env, search)
+    calls = [{"tool": "buy", "arguments": {}}, {"tool": "view_product", "arguments": {"id": "X"}},
+             {"tool": "search_products", "arguments": {**fitting, "specs": {"cushion": True}}},
+             {"tool": "search_products", "arguments": {**fitting, "category": "toasters"}}, search]
+    findings = [[f for f in check_tool_call(call, transcript) if f.severity == "error"] for call in calls]
+    assert [[f.check for f in found] for found in findings] == [
+        ["unknown_tool"], ["invalid_arguments"], ["call_would_fail"], ["wrong_category", "invalid_arguments"],
+        ["duplicate_call"]]
+    points = critique_points(feedback(f for found in findings for f in found))
+    assert points[0] == "unknown tool 'buy'" and points[2].endswith("unknown spec 'cushion'")
+    assert points[4] == "unknown category 'toasters'"
+    assert points[5].startswith("repeating call 1 (search_products) adds nothing; its result is already in the")
+    assert not any(re.search(r"\bvalid\b[^:;]*:|Its arguments", point) for point in points), points
 
 
 def test_a_reflection_lowers_a_capitalised_word_but_never_an_id() -> None:
