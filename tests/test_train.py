@@ -128,6 +128,17 @@ def test_a_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
     assert more.resumed_from == 2 and more.steps == 3
 
 
+def test_a_moved_base_or_data_resumes_where_its_hash_is_on_record(tmp_path: Path) -> None:
+    saved = tmp_path / "train_config.json"
+    TrainConfig(base="/a/model.gguf", base_sha256="b0", data="/a/data", data_sha256="d0").save(saved)
+    TrainConfig(base="/b/model.gguf", base_sha256="b0", data="/b/data", data_sha256="d0").check_resume(saved)
+    with pytest.raises(ValueError, match="different data_sha256;"):
+        TrainConfig(base="/b/model.gguf", base_sha256="b0", data="/b/data", data_sha256="d1").check_resume(saved)
+    TrainConfig(base="/a/hf-folder", data="/a/data", data_sha256="d0").save(saved)  # a folder has no hash
+    with pytest.raises(ValueError, match="different base;"):
+        TrainConfig(base="/b/hf-folder", data="/b/data", data_sha256="d0").check_resume(saved)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_training_on_cuda_matches_cpu_and_its_checkpoint_resumes_on_cpu(tmp_path: Path) -> None:
     config = TrainConfig(rank=4, alpha=8, learning_rate=1e-2, max_steps=4, grad_accum=2, warmup_ratio=0, save_every=2)

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict
 ATTENTION_AND_MLP = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 # keys a resume may change: how far to go and how often to save, not what is learned
 RESUMABLE = {"max_steps", "epochs", "save_every", "device", "gradient_checkpointing"}
+# file paths a resume may change where the file's hash is on record: the content decides, not where it lies (a
+# run folder may move to another machine)
+HASHED_PATHS = {"base": "base_sha256", "data": "data_sha256"}
 
 
 class TrainConfig(BaseModel):
@@ -45,7 +48,9 @@ class TrainConfig(BaseModel):
             return
         saved = json.loads(path.read_text())
         mine = self.model_dump()
-        changed = sorted(k for k in mine.keys() | saved.keys() if k not in RESUMABLE and saved.get(k) != mine.get(k))
+        moved = {path for path, digest in HASHED_PATHS.items() if saved.get(digest) and mine.get(digest)}
+        changed = sorted(k for k in mine.keys() | saved.keys()
+                         if k not in RESUMABLE | moved and saved.get(k) != mine.get(k))
         if changed:
             raise ValueError(f"{path.parent} holds a training run with different {', '.join(changed)}; "
                              "resume with the same settings or train into a new --out folder")
