@@ -1,20 +1,47 @@
-"""Copy a finished pipeline's claim into results/: the student's adapter, the comparison, and a manifest of hashes.
+"""Copy a pipeline's results into results/, naming no path of this machine.
 
     python examples/publish_fidelity.py PIPELINE_DIR results/fidelity
+        the finished claim: the student's adapter, the comparison, and a manifest of hashes
+    python examples/publish_fidelity.py PIPELINE_DIR results/fidelity/v1-in-progress --in-progress
+        the stages finished so far (run folders, trained students, saved evaluations), for another machine to
+        resume from: `cp -r DEST/. PIPELINE_DIR/` there, then the same `make` target
+
+Paths under the repository (or the pipeline folder's parent) become relative to it. A run resumes from them: the
+runner and `shopgym train` know a moved catalog, model, adapter or data folder by its content hash.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+RUN_FILES = ("manifest.json", "trajectories.jsonl")  # a run folder's record (its HTML is rebuilt on demand)
+STUDENT_FILES = ("train_config.json", "train_summary.json", "adapter.gguf", "loss.jsonl", "loss.png")
 
 
 def sha256(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def portable(text: str, work: Path) -> str:
+    """`text` with the paths under the repository and under `work`'s parent made relative to them."""
+    for root in sorted({REPOSITORY, work.resolve().parent}, key=lambda p: -len(str(p))):
+        text = text.replace(f"{root}/", "")
+    return text
+
+
+def copy_portable(source: Path, target: Path, work: Path) -> None:
+    """Copy a file; a text file (JSON, JSONL, Markdown) with its paths made portable."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.suffix in (".json", ".jsonl", ".md"):
+        target.write_text(portable(source.read_text(), work))
+    else:
+        shutil.copy(source, target)
 
 
 def env_id(run_dir: Path) -> str:
@@ -23,7 +50,36 @@ def env_id(run_dir: Path) -> str:
         return json.loads(handle.readline())["env_id"]
 
 
-def main(work: Path, results: Path) -> None:
+def keep_progress(work: Path, dest: Path) -> list[str]:
+    """Copy the finished and partial stages of `work` into `dest` (replacing what an earlier call kept there);
+    returns what was kept, as `dest/kept.txt` lists it."""
+    stages = [p for p in (work / "run", *sorted((work / "eval").glob("*-run")), work / "improve" / "samples")
+              if (p / "manifest.json").exists()]
+    students = [p for p in (work / "student", work / "improved") if (p / "train_summary.json").exists()]
+    saved = sorted((work / "eval").glob("*.json")) + sorted((work / "improve").glob("*.json"))
+    for folder in ("run", "eval", "improve", "student", "improved"):
+        shutil.rmtree(dest / folder, ignore_errors=True)
+    for stage in stages:
+        for name in RUN_FILES:
+            copy_portable(stage / name, dest / stage.relative_to(work) / name, work)
+    for student in students:
+        for name in STUDENT_FILES:
+            if (student / name).exists():
+                copy_portable(student / name, dest / student.name / name, work)
+    for result in saved:
+        copy_portable(result, dest / result.relative_to(work), work)
+    kept = [f"{stage.relative_to(work)}: {_lines(stage / 'trajectories.jsonl')} of "
+            f"{json.loads((stage / 'manifest.json').read_text())['config']['episodes']} episodes" for stage in stages]
+    kept += [str(p.relative_to(work)) for p in (*students, *saved)]
+    (dest / "kept.txt").write_text("".join(f"{line}\n" for line in kept))
+    return kept
+
+
+def _lines(path: Path) -> int:
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+def publish(work: Path, results: Path) -> None:
     results.mkdir(parents=True, exist_ok=True)
     run = json.loads((work / "run" / "manifest.json").read_text())
     evaluation = json.loads((work / "eval" / "student.json").read_text())
@@ -42,7 +98,7 @@ def main(work: Path, results: Path) -> None:
                        "llama_cpp_python": run["manifest_extra"]["llama_cpp_python"]},
         "data": {"train_jsonl_sha256": sha256(work / "data" / "train.jsonl"),
                  "report": json.loads((work / "data" / "report.json").read_text())},
-        "training": {"config": {**training, "base": Path(training["base"]).name},  # no path of this machine
+        "training": {"config": {**training, "base": Path(training["base"]).name},
                      "summary": json.loads((work / "student" / "train_summary.json").read_text())},
         "adapter_sha256": sha256(work / "student" / "adapter.gguf"),
         "evaluation": {"split": evaluation["split"], "episodes": len(evaluation["episodes"]),
@@ -51,10 +107,23 @@ def main(work: Path, results: Path) -> None:
     shutil.copy(work / "student" / "adapter.gguf", results / "adapter.gguf")
     shutil.copy(work / "student" / "loss.png", results / "loss.png")
     for name in ("comparison.md", "comparison.png", "comparison.json"):
-        shutil.copy(work / "comparison" / name, results / name)
-    (results / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        copy_portable(work / "comparison" / name, results / name, work)
+    (results / "manifest.json").write_text(portable(json.dumps(manifest, indent=2, sort_keys=True) + "\n", work))
     print(f"published {results}: adapter.gguf, comparison.md/png/json, loss.png, manifest.json")
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("work", type=Path, help="the folder examples/pipeline.sh wrote")
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--in-progress", action="store_true", help="keep the stages finished so far, to resume")
+    args = parser.parse_args()
+    if args.in_progress:
+        kept = keep_progress(args.work, args.dest)
+        print(f"kept in {args.dest}: {'; '.join(kept) or 'nothing (no stage has started)'}")
+    else:
+        publish(args.work, args.dest)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main()

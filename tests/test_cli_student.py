@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,10 @@ def test_train_writes_a_student_and_a_rerun_resumes(student_base: Path, tmp_path
     assert config["max_steps"] == 2 and config["data_sha256"] and config["base"] == str(student_base)
     again = _json_out(capsys, argv)  # nothing left to train: the finished run's summary, not an empty session's
     assert again == summary and json.loads((out / "train_summary.json").read_text()) == summary
+    kept = tmp_path / "kept"  # a finished student kept without its checkpoints (a folder copied to another machine)
+    shutil.copytree(out, kept, ignore=shutil.ignore_patterns("checkpoints"))
+    argv_kept = [*argv[:5], str(kept), *argv[6:]]
+    assert _json_out(capsys, argv_kept) == {**summary, "out": str(kept), "adapter_gguf": str(kept / "adapter.gguf")}
     more = _json_out(capsys, [*argv[:7], "3", *argv[8:]])
     assert more["resumed_from"] == 2 and more["steps"] == 3
 

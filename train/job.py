@@ -46,6 +46,20 @@ def bf16_supported(device: str) -> bool:
     return bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
 
 
+def _finished_run(config: TrainConfig, out: Path) -> TrainSummary | None:
+    """The summary of the run of `config` that `out` holds finished, even without its checkpoints (a student kept
+    without them); None when there is none or it was to go further (more epochs or steps)."""
+    saved_config, saved = out / "train_config.json", out / "train_summary.json"
+    if not (saved_config.exists() and saved.exists() and (out / "adapter.gguf").exists()):
+        return None
+    config.check_resume(saved_config)  # a changed setting is refused, as in a resume
+    before = TrainConfig.model_validate_json(saved_config.read_text())
+    if (before.epochs, before.max_steps) != (config.epochs, config.max_steps):
+        return None
+    summary = TrainSummary.model_validate_json(saved.read_text())
+    return summary.model_copy(update={"out": str(out), "adapter_gguf": str(out / "adapter.gguf")})
+
+
 def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_dir: Path,
                   progress: bool = True) -> TrainSummary:
     """Train a LoRA student on `data/train.jsonl` into `out`; a rerun resumes from the last checkpoint."""
@@ -56,14 +70,16 @@ def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_
     config = config.model_copy(update={  # real paths: a relative path or a symlink resumes the same run
         "base": str(base.resolve()), "base_sha256": file_sha256(base) if base.is_file() else "",
         "data": str(data.resolve()), "data_sha256": file_sha256(rows)})
+    saved, adapter = out / "train_summary.json", out / "adapter.gguf"
+    finished = _finished_run(config, out)
+    if finished is not None:
+        return finished  # its speed and memory stand (a rerun would measure an empty session)
+    saved.unlink(missing_ok=True)  # a run that goes on writes its own when it ends
     model, tokenizer = load_base(resolve_base(base, cache_dir, config.base_sha256 or None), config.device)
     chat = ChatTemplate.from_gguf(base) if base.is_file() else ChatTemplate.from_hf(tokenizer)
     examples = read_examples(rows, chat, lambda text: tokenizer(text, add_special_tokens=False)["input_ids"],
                              config.max_tokens)
     student, result = train(model, examples, config, out, progress)
-    saved, adapter = out / "train_summary.json", out / "adapter.gguf"
-    if result.resumed_from == result.steps and saved.exists() and adapter.exists():
-        return TrainSummary.model_validate_json(saved.read_text())  # a finished run: its speed and memory stand
     export_gguf_adapter(student, adapter)
     tail = [entry.loss for entry in result.log[-10:]]
     summary = TrainSummary(out=str(out), adapter_gguf=str(adapter), examples=len(examples), steps=result.steps,

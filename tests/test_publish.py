@@ -1,0 +1,62 @@
+"""examples/publish_fidelity.py: a pipeline's progress kept without machine paths, and resumed elsewhere."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+from shopgym.agents.run_folder import MANIFEST, TRAJECTORIES
+from shopgym.agents.runner import RunConfig, run
+from test_runner import EXTRA, _tasks, heuristic_episode
+
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "publish_fidelity.py"
+spec = importlib.util.spec_from_file_location("publish_fidelity", SCRIPT)
+publish_fidelity = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(publish_fidelity)
+
+
+def _pipeline_folder(machine: Path, world_dir: Path) -> Path:
+    work = machine / "fidelity-work"
+    work.mkdir(parents=True)
+    (work / "world-train").symlink_to(world_dir)
+    return work
+
+
+def test_kept_progress_names_no_machine_path_and_resumes_on_another(world_dir: Path, tmp_path: Path) -> None:
+    tasks = _tasks(world_dir, "train", 3, seed=4)
+    work = _pipeline_folder(tmp_path / "machine-a", world_dir)
+    config = RunConfig(catalog=str(work / "world-train"), episodes=3, seed=4, mode="heuristic",
+                       options={"adapter": str(work / "student" / "adapter.gguf")})
+    extra = {**EXTRA, "adapter_sha256": "a0"}
+    run(config, work / "eval" / "student-run", heuristic_episode, tasks, extra, progress=False)
+    (work / "eval" / "student.json").write_text(json.dumps({"details": {"adapter": config.options["adapter"]}}))
+    student = work / "student"
+    (student / "checkpoints" / "step-4").mkdir(parents=True)
+    for name in publish_fidelity.STUDENT_FILES:
+        binary = not name.endswith((".json", ".jsonl"))
+        (student / name).write_text("binary" if binary else json.dumps({"data": str(work / "data")}))
+    dest = tmp_path / "repo" / "in-progress"
+    (dest / "eval" / "stale-run").mkdir(parents=True)
+
+    kept = publish_fidelity.keep_progress(work, dest)
+
+    assert kept == ["eval/student-run: 3 of 3 episodes", "student", "eval/student.json"]
+    assert (dest / "kept.txt").read_text().splitlines() == kept
+    assert not (dest / "eval" / "stale-run").exists() and not (dest / "student" / "checkpoints").exists()
+    texts = [p.read_text() for p in dest.rglob("*") if p.is_file() and p.suffix != ".gguf"]
+    assert texts and not any(str(tmp_path) in text for text in texts)
+    manifest = json.loads((dest / "eval" / "student-run" / MANIFEST).read_text())
+    assert manifest["config"]["catalog"] == "fidelity-work/world-train"
+    assert manifest["config"]["options"]["adapter"] == "fidelity-work/student/adapter.gguf"
+    assert json.loads((dest / "student" / "train_config.json").read_text()) == {"data": "fidelity-work/data"}
+
+    elsewhere = _pipeline_folder(tmp_path / "machine-b", world_dir)
+    shutil.copytree(dest, elsewhere, dirs_exist_ok=True)
+    moved = config.model_copy(update={"catalog": str(elsewhere / "world-train"),
+                                      "options": {"adapter": str(elsewhere / "student" / "adapter.gguf")}})
+    resumed = run(moved, elsewhere / "eval" / "student-run", heuristic_episode, tasks, extra, progress=False)
+    assert (resumed.episodes_done, resumed.episodes_skipped) == (0, 3)
+    assert (elsewhere / "eval" / "student-run" / TRAJECTORIES).read_text() == \
+        (work / "eval" / "student-run" / TRAJECTORIES).read_text()
