@@ -105,7 +105,7 @@ def check_manifest(path: Path, fresh: dict) -> None:
     except (OSError, json.JSONDecodeError) as error:
         raise RunError(f"{path} is unreadable ({error}); it is written once at the start of a run, so this "
                        "folder was not made by this runner or was damaged; use a new output folder") from error
-    hashed = {path for path, hash_key in HASHED_PATHS.items()
+    hashed = {key for key, hash_key in HASHED_PATHS.items()
               if hash_key in fresh["manifest_extra"] and hash_key in (old.get("manifest_extra") or {})}
     diffs = [diff for section in ("config", "manifest_extra")
              for diff in _differences(old.get(section, {}), fresh[section], section)

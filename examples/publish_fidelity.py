@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -28,20 +29,35 @@ def sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def _roots(work: Path) -> list[Path]:
+    """The folders whose paths are made relative: the repository and `work`'s parent (as given and resolved)."""
+    roots = {REPOSITORY, work.absolute().parent, work.resolve().parent}
+    if Path("/") in roots:
+        raise SystemExit(f"{work} lies directly under /: its paths cannot be made relative; move it")
+    return sorted(roots, key=lambda p: -len(str(p)))
+
+
 def portable(text: str, work: Path) -> str:
-    """`text` with the paths under the repository and under `work`'s parent made relative to them."""
-    for root in sorted({REPOSITORY, work.resolve().parent}, key=lambda p: -len(str(p))):
-        text = text.replace(f"{root}/", "")
+    """`text` with each path under a root of `_roots` made relative to it (only where a path starts: after a
+    quote, a space or a parenthesis, so the text of a URL is left alone)."""
+    for root in _roots(work):
+        text = re.sub(rf"(?<=[\"\s(]){re.escape(str(root))}/", "", text)
     return text
 
 
 def copy_portable(source: Path, target: Path, work: Path) -> None:
-    """Copy a file; a text file (JSON, JSONL, Markdown) with its paths made portable."""
+    """Copy a file; JSON and Markdown with their paths made portable. Anything else is copied as it is (a run's
+    records name no path), then checked to name none."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    if source.suffix in (".json", ".jsonl", ".md"):
+    if source.suffix in (".json", ".md"):
         target.write_text(portable(source.read_text(), work))
     else:
         shutil.copy(source, target)
+    if target.suffix in (".json", ".jsonl", ".md"):
+        text = target.read_text()
+        for root in (*_roots(work), *([Path.home()] if Path.home() != Path("/") else [])):
+            if f"{root}/" in text:
+                raise SystemExit(f"{target} still names {root}/ (from {source}): remove that path, then run again")
 
 
 def env_id(run_dir: Path) -> str:
@@ -56,8 +72,10 @@ def keep_progress(work: Path, dest: Path) -> list[str]:
     stages = [p for p in (work / "run", *sorted((work / "eval").glob("*-run")), work / "improve" / "samples")
               if (p / "manifest.json").exists()]
     students = [p for p in (work / "student", work / "improved") if (p / "train_summary.json").exists()]
+    # a student's data too: a resumed `shopgym train` checks its hash, and distill's code may have changed since
+    data = [p for p in (work / "data", work / "improve" / "data") if (p / "train.jsonl").exists()]
     saved = sorted((work / "eval").glob("*.json")) + sorted((work / "improve").glob("*.json"))
-    for folder in ("run", "eval", "improve", "student", "improved"):
+    for folder in ("run", "eval", "improve", "data", "student", "improved"):
         shutil.rmtree(dest / folder, ignore_errors=True)
     for stage in stages:
         for name in RUN_FILES:
@@ -66,11 +84,17 @@ def keep_progress(work: Path, dest: Path) -> list[str]:
         for name in STUDENT_FILES:
             if (student / name).exists():
                 copy_portable(student / name, dest / student.name / name, work)
+        config = dest / student.name / "train_config.json"  # the base model may lie outside the repository
+        base = json.loads(config.read_text())
+        config.write_text(json.dumps({**base, "base": Path(base["base"]).name}, indent=2, sort_keys=True) + "\n")
+    for folder in data:
+        for name in ("train.jsonl", "report.json"):
+            copy_portable(folder / name, dest / folder.relative_to(work) / name, work)
     for result in saved:
         copy_portable(result, dest / result.relative_to(work), work)
-    kept = [f"{stage.relative_to(work)}: {_lines(stage / 'trajectories.jsonl')} of "
+    kept = [f"{stage.relative_to(work)}: {_lines(dest / stage.relative_to(work) / 'trajectories.jsonl')} of "
             f"{json.loads((stage / 'manifest.json').read_text())['config']['episodes']} episodes" for stage in stages]
-    kept += [str(p.relative_to(work)) for p in (*students, *saved)]
+    kept += [str(p.relative_to(work)) for p in (*students, *data, *saved)]
     (dest / "kept.txt").write_text("".join(f"{line}\n" for line in kept))
     return kept
 

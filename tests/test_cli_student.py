@@ -47,6 +47,9 @@ def test_train_writes_a_student_and_a_rerun_resumes(student_base: Path, tmp_path
     shutil.copytree(out, kept, ignore=shutil.ignore_patterns("checkpoints"))
     argv_kept = [*argv[:5], str(kept), *argv[6:]]
     assert _json_out(capsys, argv_kept) == {**summary, "out": str(kept), "adapter_gguf": str(kept / "adapter.gguf")}
+    # a run to 3 steps killed after it saved its config leaves the 2-step summary: not a finished run of 3 steps
+    config_file = out / "train_config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "max_steps": 3}))
     more = _json_out(capsys, [*argv[:7], "3", *argv[8:]])
     assert more["resumed_from"] == 2 and more["steps"] == 3
 

@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from shopgym.agents.run_folder import MANIFEST, TRAJECTORIES
 from shopgym.agents.runner import RunConfig, run
 from test_runner import EXTRA, _tasks, heuristic_episode
@@ -15,6 +17,21 @@ SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "publish_fidelity.py
 spec = importlib.util.spec_from_file_location("publish_fidelity", SCRIPT)
 publish_fidelity = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(publish_fidelity)
+
+
+def test_only_a_path_is_made_relative_never_the_text_of_a_url(tmp_path: Path) -> None:
+    work = tmp_path / "fidelity-work"
+    text = f'{{"run": "{work}/run", "url": "https://shop.example{tmp_path}/x"}} (see {work}/eval)'
+    assert publish_fidelity.portable(text, work) == \
+        f'{{"run": "fidelity-work/run", "url": "https://shop.example{tmp_path}/x"}} (see fidelity-work/eval)'
+
+
+def test_a_path_left_in_a_copied_record_stops_the_copy(tmp_path: Path) -> None:
+    work = tmp_path / "fidelity-work"
+    records = tmp_path / "trajectories.jsonl"
+    records.write_text(json.dumps({"catalog": f"{work}/world-train"}) + "\n")
+    with pytest.raises(SystemExit, match="still names"):
+        publish_fidelity.copy_portable(records, tmp_path / "kept" / "trajectories.jsonl", work)
 
 
 def _pipeline_folder(machine: Path, world_dir: Path) -> Path:
@@ -35,14 +52,18 @@ def test_kept_progress_names_no_machine_path_and_resumes_on_another(world_dir: P
     student = work / "student"
     (student / "checkpoints" / "step-4").mkdir(parents=True)
     for name in publish_fidelity.STUDENT_FILES:
-        binary = not name.endswith((".json", ".jsonl"))
-        (student / name).write_text("binary" if binary else json.dumps({"data": str(work / "data")}))
+        (student / name).write_text('{"step": 1, "loss": 2.0}' if name.endswith(".jsonl") else "binary")
+    (student / "train_config.json").write_text(json.dumps({"data": str(work / "data"),
+                                                           "base": "/opt/models/base.gguf"}))
+    (work / "data").mkdir()
+    (work / "data" / "train.jsonl").write_text('{"messages": []}\n')
+    (work / "data" / "report.json").write_text(json.dumps({"runs": [str(work / "run")]}))
     dest = tmp_path / "repo" / "in-progress"
     (dest / "eval" / "stale-run").mkdir(parents=True)
 
     kept = publish_fidelity.keep_progress(work, dest)
 
-    assert kept == ["eval/student-run: 3 of 3 episodes", "student", "eval/student.json"]
+    assert kept == ["eval/student-run: 3 of 3 episodes", "student", "data", "eval/student.json"]
     assert (dest / "kept.txt").read_text().splitlines() == kept
     assert not (dest / "eval" / "stale-run").exists() and not (dest / "student" / "checkpoints").exists()
     texts = [p.read_text() for p in dest.rglob("*") if p.is_file() and p.suffix != ".gguf"]
@@ -50,7 +71,9 @@ def test_kept_progress_names_no_machine_path_and_resumes_on_another(world_dir: P
     manifest = json.loads((dest / "eval" / "student-run" / MANIFEST).read_text())
     assert manifest["config"]["catalog"] == "fidelity-work/world-train"
     assert manifest["config"]["options"]["adapter"] == "fidelity-work/student/adapter.gguf"
-    assert json.loads((dest / "student" / "train_config.json").read_text()) == {"data": "fidelity-work/data"}
+    assert json.loads((dest / "student" / "train_config.json").read_text()) == {"data": "fidelity-work/data",
+                                                                                "base": "base.gguf"}
+    assert json.loads((dest / "data" / "report.json").read_text()) == {"runs": ["fidelity-work/run"]}
 
     elsewhere = _pipeline_folder(tmp_path / "machine-b", world_dir)
     shutil.copytree(dest, elsewhere, dirs_exist_ok=True)

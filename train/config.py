@@ -48,7 +48,7 @@ class TrainConfig(BaseModel):
             return
         saved = json.loads(path.read_text())
         mine = self.model_dump()
-        moved = {path for path, digest in HASHED_PATHS.items() if saved.get(digest) and mine.get(digest)}
+        moved = {key for key, digest in HASHED_PATHS.items() if saved.get(digest) and mine.get(digest)}
         changed = sorted(k for k in mine.keys() | saved.keys()
                          if k not in RESUMABLE | moved and saved.get(k) != mine.get(k))
         if changed:

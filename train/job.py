@@ -13,7 +13,7 @@ from .base import file_sha256, load_base, resolve_base
 from .config import TrainConfig
 from .data import read_examples
 from .export import export_gguf_adapter
-from .loop import train
+from .loop import total_steps, train
 
 
 class TrainSummary(BaseModel):
@@ -47,22 +47,24 @@ def bf16_supported(device: str) -> bool:
 
 
 def _finished_run(config: TrainConfig, out: Path) -> TrainSummary | None:
-    """The summary of the run of `config` that `out` holds finished, even without its checkpoints (a student kept
-    without them); None when there is none or it was to go further (more epochs or steps)."""
+    """The summary of a run of `config` that `out` holds finished, even without its checkpoints (a student kept
+    without them, maybe on another machine); None when there is none or `config` goes further."""
     saved_config, saved = out / "train_config.json", out / "train_summary.json"
     if not (saved_config.exists() and saved.exists() and (out / "adapter.gguf").exists()):
         return None
-    config.check_resume(saved_config)  # a changed setting is refused, as in a resume
     before = TrainConfig.model_validate_json(saved_config.read_text())
-    if (before.epochs, before.max_steps) != (config.epochs, config.max_steps):
-        return None
+    # a changed setting is refused, as in a resume; the precision is the machine's, and nothing is trained here
+    config.model_copy(update={"bf16": before.bf16}).check_resume(saved_config)
     summary = TrainSummary.model_validate_json(saved.read_text())
+    if summary.steps != total_steps(summary.examples, config):
+        return None
     return summary.model_copy(update={"out": str(out), "adapter_gguf": str(out / "adapter.gguf")})
 
 
 def train_student(data: Path, base: Path, out: Path, config: TrainConfig, cache_dir: Path,
                   progress: bool = True) -> TrainSummary:
-    """Train a LoRA student on `data/train.jsonl` into `out`; a rerun resumes from the last checkpoint."""
+    """Train a LoRA student on `data/train.jsonl` into `out`; a rerun resumes from the last checkpoint, and returns
+    a finished run's summary without training."""
     rows = data / "train.jsonl"
     if not rows.exists():
         raise ValueError(f"{data} has no train.jsonl: pass the folder `shopgym distill --out` wrote")
