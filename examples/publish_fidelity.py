@@ -3,8 +3,8 @@
     python examples/publish_fidelity.py PIPELINE_DIR results/fidelity
         the finished claim: the student's adapter, the comparison, and a manifest of hashes
     python examples/publish_fidelity.py PIPELINE_DIR results/fidelity/v1-in-progress --in-progress
-        the stages finished so far (run folders, trained students, saved evaluations), for another machine to
-        resume from: `cp -r DEST/. PIPELINE_DIR/` there, then the same `make` target
+        the stages finished so far (run folders, trained students or the last checkpoint of one in training, saved
+        evaluations), for another machine to resume from: `cp -r DEST/. PIPELINE_DIR/` there, then the same `make` target
 
 Paths under the repository (or the pipeline folder's parent) become relative to it. A run resumes from them: the
 runner and `shopgym train` know a moved catalog, model, adapter or data folder by its content hash.
@@ -60,6 +60,18 @@ def copy_portable(source: Path, target: Path, work: Path) -> None:
                 raise SystemExit(f"{target} still names {root}/ (from {source}): remove that path, then run again")
 
 
+def base_by_name(training: dict) -> dict:
+    """A training config with its base model named by file name (the model may lie outside the repository; a
+    resume knows it by its hash)."""
+    return {**training, "base": Path(training["base"]).name}
+
+
+def last_checkpoint(student: Path) -> Path | None:
+    """The checkpoint an unfinished training goes on from (`shopgym train` keeps only its latest)."""
+    found = sorted((student / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    return found[-1] if found else None
+
+
 def env_id(run_dir: Path) -> str:
     """The env (and so the reward) a run's episodes were graded by, from its first record."""
     with (run_dir / "trajectories.jsonl").open() as handle:
@@ -71,7 +83,9 @@ def keep_progress(work: Path, dest: Path) -> list[str]:
     returns what was kept, as `dest/kept.txt` lists it."""
     stages = [p for p in (work / "run", *sorted((work / "eval").glob("*-run")), work / "improve" / "samples")
               if (p / "manifest.json").exists()]
-    students = [p for p in (work / "student", work / "improved") if (p / "train_summary.json").exists()]
+    students = [p for p in (work / "student", work / "improved") if (p / "train_config.json").exists()]
+    # a student in training: its last checkpoint (adapter, optimizer and loss log, tens of MB) saves its hours
+    unfinished = {p: last_checkpoint(p) for p in students if not (p / "train_summary.json").exists()}
     # a student's data too: a resumed `shopgym train` checks its hash, and distill's code may have changed since
     data = [p for p in (work / "data", work / "improve" / "data") if (p / "train.jsonl").exists()]
     saved = sorted((work / "eval").glob("*.json")) + sorted((work / "improve").glob("*.json"))
@@ -84,9 +98,11 @@ def keep_progress(work: Path, dest: Path) -> list[str]:
         for name in STUDENT_FILES:
             if (student / name).exists():
                 copy_portable(student / name, dest / student.name / name, work)
-        config = dest / student.name / "train_config.json"  # the base model may lie outside the repository
-        base = json.loads(config.read_text())
-        config.write_text(json.dumps({**base, "base": Path(base["base"]).name}, indent=2, sort_keys=True) + "\n")
+        config = dest / student.name / "train_config.json"
+        config.write_text(json.dumps(base_by_name(json.loads(config.read_text())), indent=2, sort_keys=True) + "\n")
+        if checkpoint := unfinished.get(student):
+            for name in ("state.pt", "log.json"):
+                copy_portable(checkpoint / name, dest / checkpoint.relative_to(work) / name, work)
     for folder in data:
         for name in ("train.jsonl", "report.json"):
             copy_portable(folder / name, dest / folder.relative_to(work) / name, work)
@@ -94,7 +110,9 @@ def keep_progress(work: Path, dest: Path) -> list[str]:
         copy_portable(result, dest / result.relative_to(work), work)
     kept = [f"{stage.relative_to(work)}: {_lines(dest / stage.relative_to(work) / 'trajectories.jsonl')} of "
             f"{json.loads((stage / 'manifest.json').read_text())['config']['episodes']} episodes" for stage in stages]
-    kept += [str(p.relative_to(work)) for p in (*students, *data, *saved)]
+    kept += [f"{p.relative_to(work)}: {unfinished[p].name if unfinished[p] else 'no checkpoint yet'} (unfinished)"
+             if p in unfinished else str(p.relative_to(work)) for p in students]
+    kept += [str(p.relative_to(work)) for p in (*data, *saved)]
     (dest / "kept.txt").write_text("".join(f"{line}\n" for line in kept))
     return kept
 
@@ -122,7 +140,7 @@ def publish(work: Path, results: Path) -> None:
                        "llama_cpp_python": run["manifest_extra"]["llama_cpp_python"]},
         "data": {"train_jsonl_sha256": sha256(work / "data" / "train.jsonl"),
                  "report": json.loads((work / "data" / "report.json").read_text())},
-        "training": {"config": {**training, "base": Path(training["base"]).name},
+        "training": {"config": base_by_name(training),
                      "summary": json.loads((work / "student" / "train_summary.json").read_text())},
         "adapter_sha256": sha256(work / "student" / "adapter.gguf"),
         "evaluation": {"split": evaluation["split"], "episodes": len(evaluation["episodes"]),

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from shopgym.agents.run_folder import MANIFEST, TRAJECTORIES
 from shopgym.agents.runner import RunConfig, run
@@ -83,3 +84,43 @@ def test_kept_progress_names_no_machine_path_and_resumes_on_another(world_dir: P
     assert (resumed.episodes_done, resumed.episodes_skipped) == (0, 3)
     assert (elsewhere / "eval" / "student-run" / TRAJECTORIES).read_text() == \
         (work / "eval" / "student-run" / TRAJECTORIES).read_text()
+
+
+def test_a_student_in_training_keeps_its_last_checkpoint_and_goes_on_from_it_elsewhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shopgym.train import TrainConfig, loop, train
+    from test_train import _tiny_examples, _tiny_llama
+
+    def config(work: Path, base: str) -> TrainConfig:  # the same run, named by the paths of one machine
+        return TrainConfig(rank=4, alpha=8, learning_rate=1e-2, max_steps=6, grad_accum=2, warmup_ratio=0.2,
+                           save_every=2, base=base, base_sha256="b0", data=str(work / "data"), data_sha256="d0")
+
+    straight, _ = train(_tiny_llama(), _tiny_examples(), config(tmp_path, "/x/base.gguf"), tmp_path / "straight",
+                        progress=False)
+    work = tmp_path / "machine-a" / "fidelity-work"
+    real_save = loop._save_checkpoint
+
+    def save_then_die(out, model, optimizer, scheduler, step, log):
+        real_save(out, model, optimizer, scheduler, step, log)
+        if step == 4:
+            raise KeyboardInterrupt("the session ended after step 4")
+
+    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(_tiny_llama(), _tiny_examples(), config(work, "/opt/models/base.gguf"), work / "student", progress=False)
+    monkeypatch.setattr(loop, "_save_checkpoint", real_save)
+    dest = tmp_path / "repo" / "in-progress"
+
+    assert publish_fidelity.keep_progress(work, dest) == ["student: step-4 (unfinished)"]
+    kept = dest / "student" / "checkpoints" / "step-4"
+    assert (kept / "state.pt").read_bytes() == (work / "student" / "checkpoints" / "step-4" / "state.pt").read_bytes()
+    assert str(tmp_path) not in (dest / "student" / "train_config.json").read_text()
+
+    elsewhere = tmp_path / "machine-b" / "fidelity-work"
+    shutil.copytree(dest, elsewhere)
+    resumed, result = train(_tiny_llama(), _tiny_examples(), config(elsewhere, "/srv/base.gguf"),
+                            elsewhere / "student", progress=False)
+    assert result.resumed_from == 4 and [entry.step for entry in result.log] == [1, 2, 3, 4, 5, 6]
+    a, b = straight.state_dict(), resumed.state_dict()
+    lora = [k for k in a if "lora_" in k]
+    assert lora and all(torch.allclose(a[k], b[k]) for k in lora)
