@@ -88,8 +88,8 @@ def test_kept_progress_names_no_machine_path_and_resumes_on_another(world_dir: P
 
 def test_a_student_in_training_keeps_its_last_checkpoint_and_goes_on_from_it_elsewhere(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shopgym.train import TrainConfig, loop, train
-    from test_train import _tiny_examples, _tiny_llama
+    from shopgym.train import TrainConfig, train
+    from test_train import _tiny_examples, _tiny_llama, die_after_checkpoint
 
     def config(work: Path, base: str) -> TrainConfig:  # the same run, named by the paths of one machine
         return TrainConfig(rank=4, alpha=8, learning_rate=1e-2, max_steps=6, grad_accum=2, warmup_ratio=0.2,
@@ -98,17 +98,9 @@ def test_a_student_in_training_keeps_its_last_checkpoint_and_goes_on_from_it_els
     straight, _ = train(_tiny_llama(), _tiny_examples(), config(tmp_path, "/x/base.gguf"), tmp_path / "straight",
                         progress=False)
     work = tmp_path / "machine-a" / "fidelity-work"
-    real_save = loop._save_checkpoint
-
-    def save_then_die(out, model, optimizer, scheduler, step, log):
-        real_save(out, model, optimizer, scheduler, step, log)
-        if step == 4:
-            raise KeyboardInterrupt("the session ended after step 4")
-
-    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+    die_after_checkpoint(monkeypatch, 4)  # the session ends
     with pytest.raises(KeyboardInterrupt):
         train(_tiny_llama(), _tiny_examples(), config(work, "/opt/models/base.gguf"), work / "student", progress=False)
-    monkeypatch.setattr(loop, "_save_checkpoint", real_save)
     dest = tmp_path / "repo" / "in-progress"
 
     assert publish_fidelity.keep_progress(work, dest) == ["student: step-4 (unfinished)"]

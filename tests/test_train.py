@@ -47,6 +47,19 @@ def _tiny_examples(count: int = 6) -> list[TokenizedExample]:
     return out
 
 
+def die_after_checkpoint(monkeypatch: pytest.MonkeyPatch, at: int) -> None:
+    """The next training raises KeyboardInterrupt right after writing checkpoint `at` (a kill, in process)."""
+    real_save = loop._save_checkpoint
+
+    def save_then_die(out, model, optimizer, scheduler, step, log):
+        real_save(out, model, optimizer, scheduler, step, log)
+        if step == at:
+            monkeypatch.setattr(loop, "_save_checkpoint", real_save)
+            raise KeyboardInterrupt(f"killed after step {at}")
+
+    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+
+
 def test_labels_cover_exactly_the_assistant_turns_and_their_end_token(student_base: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(student_base)
     chat = ChatTemplate.from_hf(tokenizer)
@@ -97,17 +110,9 @@ def test_a_killed_run_resumes_to_the_same_adapter(tmp_path: Path, monkeypatch: p
     config = TrainConfig(rank=4, alpha=8, learning_rate=1e-2, max_steps=6, grad_accum=2, warmup_ratio=0.2, save_every=2)
     straight, _ = train(_tiny_llama(), _tiny_examples(), config, tmp_path / "straight", progress=False)
 
-    real_save = loop._save_checkpoint
-
-    def save_then_die(out, model, optimizer, scheduler, step, log):
-        real_save(out, model, optimizer, scheduler, step, log)
-        if step == 4:
-            raise KeyboardInterrupt("killed after step 4")
-
-    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+    die_after_checkpoint(monkeypatch, 4)
     with pytest.raises(KeyboardInterrupt):
         train(_tiny_llama(), _tiny_examples(), config, tmp_path / "resumed", progress=False)
-    monkeypatch.setattr(loop, "_save_checkpoint", real_save)
     resumed, result = train(_tiny_llama(), _tiny_examples(), config, tmp_path / "resumed", progress=False)
     assert result.resumed_from == 4 and [e.step for e in result.log] == [1, 2, 3, 4, 5, 6]
     a, b = straight.state_dict(), resumed.state_dict()
