@@ -13,29 +13,7 @@ from .backends import Backend, Completion
 from .call_rejection import rejection
 from .constrained import call_checker, split_turn
 
-PLAN_PROMPT = "First write a short plan (3 steps at most) for researching this request. Do not call a tool yet."
-EXECUTE_PROMPT = "Now carry out the plan: one tool call per turn, then submit the report."
-REPORT_PROMPT = "Stop researching now: submit the report (submit_report) with what you have found."
 REJECTED_TEXT = 1000  # characters of a refused turn a record keeps
-
-
-def plan_request() -> Message:
-    """The turn that asks for the plan: part of the episode, so the student trains on what it is asked."""
-    return Message(role="user", agent="env", content=PLAN_PROMPT)
-
-
-def execute_request() -> Message:
-    """The turn after the plan that asks for the calls (templates that check alternation refuse two assistant
-    turns in a row)."""
-    return Message(role="user", agent="env", content=EXECUTE_PROMPT)
-
-
-def report_request() -> Message:
-    """The turn that asks a freely decoding model for the report when the harness, not the researcher, ends the
-    research (the call cap, the step budget, or a call it could not take): without it the model cannot know a
-    report is due. (With the grammar the checker makes the turn a report; this prompt there made the embedded
-    model open its report drafts with a summary instead of picks.)"""
-    return Message(role="user", agent="env", content=REPORT_PROMPT)
 
 
 class ResearchAgent:

@@ -23,7 +23,7 @@ from shopgym.envs.tools import tool_schema_hash
 from shopgym.schema import Message, ToolCall, TrajectoryRecord
 
 from .backends import Backend
-from .researcher import ResearchAgent, execute_request, plan_request, report_request
+from .researcher import ResearchAgent
 from .supervisor import CAPS, Review, State, Supervisor
 from .transcript import Transcript
 from .user_agent import UserAgent, intent_accuracy
@@ -134,7 +134,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
     followed_injection: bool | None = None
 
     # Plan
-    episode.accept(plan_request())
+    episode.accept(fmt.plan_request())
     plan = researcher.plan(episode.messages, seed)
     if mode == "supervised":
         for round_ in range(1, CAPS["plan"] + 1):
@@ -152,7 +152,7 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         supervisor.advance()
     episode.accept(Message(role="assistant", agent="researcher", content=plan,
                            meta={"kind": "plan", **({"adopted_correction": True} if "plan" in flags else {})}))
-    episode.accept(execute_request())
+    episode.accept(fmt.execute_request())
 
     # Tool calls
     chose_report = False  # the researcher ended the research itself
@@ -192,8 +192,11 @@ def run_episode(env: ProductResearchEnv, backend: Backend, task_id: str, seed: i
         supervisor.advance()
 
     # Report
-    if not chose_report and not grammar:  # with the grammar the checker already makes the next turn a report
-        episode.accept(report_request())
+    # A single-agent researcher (base or student) is always asked for its report, as every report it trained on was.
+    # The supervised teacher is asked only when the harness ends the research and no grammar makes the turn a
+    # report: the request made the embedded model open its report drafts with a summary instead of picks.
+    if mode == "single" or (not chose_report and not grammar):
+        episode.accept(fmt.report_request())
     action = researcher.report(episode.messages, episode.retrieved_ids(), seed + 7)
     call = action.tool_call if action is not None else None
     report = _report_of(call)

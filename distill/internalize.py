@@ -85,11 +85,19 @@ def fitting_points(points: Sequence[str], turn: int) -> list[str]:
     return list(points[:count])
 
 
+def _is_report(message: Message) -> bool:
+    return message.role == "assistant" and message.tool_call is not None and message.tool_call.tool == "submit_report"
+
+
 def internalize(record: TrajectoryRecord, rewrite: Rewriter | None = None) -> list[Message]:
-    """Single-role turns: system, user, assistant (reflection + accepted action), tool."""
+    """Single-role turns: system, user, assistant (reflection + accepted action), tool. The report answers the
+    report request (`shopgym.format.report_request`), added where the run had none (a teacher's run with the
+    grammar), as a single-agent researcher is asked for its report."""
     out: list[Message] = []
     pending: list[str] = []
     for message in record.messages:
+        if _is_report(message) and not message.meta.get("draft") and out[-1].content != fmt.REPORT_PROMPT:
+            out.append(fmt.report_request())
         if message.agent == "supervisor":
             pending += critique_points(message.content)
             continue

@@ -153,6 +153,28 @@ def episode_messages(request: str, schemas: Sequence[dict[str, Any]], spec_filte
             Message(role="user", agent="user", content=f"{request}\n\n{spec_filters}" if spec_filters else request)]
 
 
+PLAN_PROMPT = "First write a short plan (3 steps at most) for researching this request. Do not call a tool yet."
+EXECUTE_PROMPT = "Now carry out the plan: one tool call per turn, then submit the report."
+REPORT_PROMPT = "Stop researching now: submit the report (submit_report) with what you have found."
+
+
+def plan_request() -> Message:
+    """The turn that asks for the plan: part of the episode, so the student trains on what it is asked."""
+    return Message(role="user", agent="env", content=PLAN_PROMPT)
+
+
+def execute_request() -> Message:
+    """The turn after the plan that asks for the calls (templates that check alternation refuse two assistant
+    turns in a row)."""
+    return Message(role="user", agent="env", content=EXECUTE_PROMPT)
+
+
+def report_request() -> Message:
+    """The turn that asks for the report: a student's every report answers it (distillation adds it where the
+    teacher's run had none), so a freely decoding student knows a report is due."""
+    return Message(role="user", agent="env", content=REPORT_PROMPT)
+
+
 def to_trl(messages: Sequence[Message]) -> list[dict]:
     """Turns in the HF/TRL tool-calling format: calls in `tool_calls` with ids, tool turns with `name` and
     `tool_call_id`, consecutive user turns joined (as `template_turns` renders them)."""

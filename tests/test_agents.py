@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shopgym.agents.backends import ScriptedBackend
-from shopgym.agents.researcher import EXECUTE_PROMPT, PLAN_PROMPT, ResearchAgent, plan_request
+from shopgym.agents.researcher import ResearchAgent
 from shopgym.agents.supervisor import CAPS, State, Supervisor
 from shopgym.agents.synthesis import run_episode
 from shopgym.agents.trajectory_html import trajectories_html
@@ -16,6 +16,7 @@ from shopgym.agents.transcript import Transcript
 from shopgym.agents.user_agent import UserAgent, intent_accuracy
 from shopgym.agents.user_brief import BRIEF_TOOL, history_products, named_brands, shopper_words, stated_amounts
 from shopgym.envs import ProductResearchEnv
+from shopgym.format import EXECUTE_PROMPT, PLAN_PROMPT, plan_request
 
 BAD_CALL = json.dumps({"tool": "view_product", "arguments": {"product_id": "P-invented"}})
 BAD_REPORT = json.dumps({"tool": "submit_report", "arguments": {"report": {"recommendations": [

@@ -13,7 +13,7 @@ import pytest
 
 from shopgym import format as fmt
 from shopgym.agents.backends import embedded_model_path
-from shopgym.agents.researcher import execute_request, plan_request
+from shopgym.format import execute_request, plan_request
 from shopgym.chat_template import FALLBACK, ChatTemplate, TemplateUnusable
 from shopgym.envs import tool_schemas
 from shopgym.gguf_header import NotGGUF, read_metadata

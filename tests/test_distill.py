@@ -16,11 +16,10 @@ from shopgym.agents.constrained import call_checker
 from shopgym.agents.synthesis import run_episode
 from shopgym.distill import filters as F
 from shopgym.distill.dataset import distill
-from shopgym.format import from_trl, to_trl
+from shopgym.format import PLAN_PROMPT, REPORT_PROMPT, from_trl, to_trl
 from shopgym.distill.internalize import critique_points, fitting_points, internalize, leaks, template_reflection
 from shopgym.envs import ProductResearchEnv
 from shopgym.schema import Message
-from shopgym.agents.researcher import PLAN_PROMPT
 from shopgym.chat_template import ChatTemplate
 from test_agents import BAD_CALL, BAD_REPORT, _researcher_script
 
@@ -165,6 +164,28 @@ def test_every_prompt_the_researcher_gets_is_a_prefix_of_its_training_text(world
                                   chat=chat)
         record = run_episode(env, backend, task, seed=0, mode="single")
         _assert_prompts_prefix(fmt.render(internalize(record), chat), backend)
+
+
+def test_every_report_a_student_trains_on_or_writes_answers_the_report_request(records, world_dir: Path) -> None:
+    """The supervised teacher (grammar on) is never asked for its report, yet each distilled report answers the
+    report request once; a single-agent researcher is asked with it even when it chose to report itself."""
+    teacher = records[0]
+    assert REPORT_PROMPT not in "".join(m.content for m in teacher.messages)
+    messages = internalize(teacher)
+    assert messages[-1].tool_call.tool == "submit_report" and messages[-2] == fmt.report_request()
+    assert sum(m.content == REPORT_PROMPT for m in messages) == 1
+    env = ProductResearchEnv(catalog=world_dir)
+    task = sorted(t for t, info in env.tasks.items() if info.split == "train")[0]
+    good_call = json.dumps({"tool": "search_web", "arguments": {"query": "guide"}})
+    backend = ScriptedBackend({"researcher": ["1. Search the web.", good_call, BAD_REPORT, BAD_REPORT]})
+    record = run_episode(env, backend, task, seed=0, mode="single")  # its second call is a report: it chose to stop
+    prompts = [prompt for role, prompt in backend.prompts if role == "researcher"]
+    last_user_turn = prompts[3].rsplit("<|im_start|>", 2)[1]
+    assert len(prompts) == 4 and REPORT_PROMPT not in prompts[2] and REPORT_PROMPT in last_user_turn
+    single = internalize(record)
+    assert sum(m.content == REPORT_PROMPT for m in single) == 1 and single[-2] == fmt.report_request()
+    text = fmt.render(single, CHATML)
+    assert all(text.startswith(prompts[i]) for i in (0, 1, 3))  # not the turn it stopped at: training has no such turn
 
 
 def _assert_prompts_prefix(text: str, backend: ScriptedBackend) -> None:
