@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from .evaluate import Evaluation
+from .evaluate import Evaluation, summarize
 
 DECISION = ("ndcg", "hard_constraints", "claim_precision", "coverage", "evidence", "e_prod_score", "efficiency")
 DIMENSIONS = ("comprehensiveness", "depth", "instruction_following", "readability")
@@ -50,6 +50,28 @@ def paired_difference(a: Evaluation, b: Evaluation, metric: str, names: tuple[st
     low, high = np.percentile(means, [2.5, 97.5])
     return Difference(a=names[0], b=names[1], metric=metric, mean=round(float(diffs.mean()), 4),
                       ci95=(round(float(low), 4), round(float(high), 4)), pairs=len(keys))
+
+
+def shared_episodes(evaluations: dict[str, Evaluation]) -> dict[str, Evaluation]:
+    """Every evaluation cut to the (task, seed) episodes all of them ran, its means, CIs and pass^k recomputed, so
+    a 10-task run stands beside the same 10 tasks of a 100-task one. A cut evaluation drops its call validity and
+    refused-call causes (counted over its whole run) and says in `details` what it kept."""
+    catalogs, splits = {e.catalog_hash for e in evaluations.values()}, {e.split for e in evaluations.values()}
+    if len(catalogs) > 1 or len(splits) > 1:
+        raise ValueError("the evaluations ran on different catalogs or splits ("
+                         + ", ".join(f"{label}: {e.split} of catalog {e.catalog_hash[:12]}"
+                                     for label, e in evaluations.items()) + "): no episode is shared")
+    keys = set.intersection(*({(r.task_id, r.seed) for r in e.episodes} for e in evaluations.values()))
+    if not keys:
+        raise ValueError(f"{', '.join(evaluations)} share no (task, seed) episodes: evaluate them with the same "
+                         "--split and --seed (the first N tasks of a seed are the same for every N)")
+    cut = {}
+    for label, e in evaluations.items():
+        kept = [r for r in e.episodes if (r.task_id, r.seed) in keys]
+        cut[label] = e if len(kept) == len(e.episodes) else summarize(
+            e.policy, e.split, e.catalog_hash, kept, e.absent, trials=e.trials, temperature=e.temperature,
+            details={**e.details, "shared": f"{len(kept)} of its {len(e.episodes)} episodes"})
+    return cut
 
 
 def compare(evaluations: dict[str, Evaluation], pairs: Sequence[tuple[str, str]] = (),

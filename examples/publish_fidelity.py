@@ -1,7 +1,8 @@
 """Copy a pipeline's results into results/, naming no path of this machine.
 
     python examples/publish_fidelity.py PIPELINE_DIR results/fidelity
-        the finished claim: the student's adapter, the comparison, and a manifest of hashes
+        the finished claim: the student's adapter, the comparison, a manifest of hashes, and in stages/ the records
+        behind them (teacher runs, distilled data, every evaluation's run folder and JSON, which examples/demo.sh reads)
     python examples/publish_fidelity.py PIPELINE_DIR results/fidelity/v1-in-progress --in-progress
         the stages finished so far (run folders, trained students or the last checkpoint of one in training, saved
         evaluations), for another machine to resume from: `cp -r DEST/. PIPELINE_DIR/` there, then the same `make` target
@@ -78,12 +79,13 @@ def env_id(run_dir: Path) -> str:
         return json.loads(handle.readline())["env_id"]
 
 
-def keep_progress(work: Path, dest: Path) -> list[str]:
-    """Copy the finished and partial stages of `work` into `dest` (replacing what an earlier call kept there);
-    returns what was kept, as `dest/kept.txt` lists it."""
+def keep_progress(work: Path, dest: Path, with_students: bool = True) -> list[str]:
+    """Copy the finished and partial stages of `work` into `dest` (replacing what an earlier call kept there),
+    the students' folders too unless `with_students` is false; returns what was kept, as `dest/kept.txt` lists it."""
     stages = [p for p in (work / "run", *sorted((work / "eval").glob("*-run")), work / "improve" / "samples")
               if (p / "manifest.json").exists()]
-    students = [p for p in (work / "student", work / "improved") if (p / "train_config.json").exists()]
+    students = [p for p in (work / "student", work / "improved")
+                if with_students and (p / "train_config.json").exists()]
     # a student in training: its last checkpoint (adapter, optimizer and loss log, tens of MB) saves its hours
     unfinished = {p: last_checkpoint(p) for p in students if not (p / "train_summary.json").exists()}
     # a student's data too: a resumed `shopgym train` checks its hash, and distill's code may have changed since
@@ -151,7 +153,9 @@ def publish(work: Path, results: Path) -> None:
     for name in ("comparison.md", "comparison.png", "comparison.json"):
         copy_portable(work / "comparison" / name, results / name, work)
     (results / "manifest.json").write_text(portable(json.dumps(manifest, indent=2, sort_keys=True) + "\n", work))
-    print(f"published {results}: adapter.gguf, comparison.md/png/json, loss.png, manifest.json")
+    keep_progress(work, results / "stages", with_students=False)  # the adapter and its training are in the manifest
+    print(f"published {results}: adapter.gguf, comparison.md/png/json, loss.png, manifest.json, and in stages/ the "
+          "records behind them (teacher runs, distilled data, every evaluation's run and saved JSON)")
 
 
 def main() -> None:

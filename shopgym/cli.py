@@ -173,7 +173,7 @@ def _evaluate_llm(args: argparse.Namespace, catalog: Path | None):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from shopgym.agents.compare import compare, markdown, plot
+    from shopgym.agents.compare import compare, markdown, plot, shared_episodes
     from shopgym.agents.evaluate import Evaluation
 
     evaluations = {Path(p).stem: Evaluation.model_validate_json(Path(p).read_text()) for p in args.evaluations}
@@ -182,6 +182,8 @@ def _compare(args: argparse.Namespace) -> int:
         if text.count(":") != 1:
             raise ValueError(f"--diff {text!r}: expected A:B with two evaluation labels, e.g. student:base")
         pairs.append(tuple(text.split(":")))
+    if args.shared:
+        evaluations = shared_episodes(evaluations)
     comparison = compare(evaluations, pairs, args.teacher)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -444,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="paired bootstrap of A - B on shared tasks (repeatable), e.g. student:base (default: none)")
     cmp.add_argument("--teacher", help="label of the teacher: report the share of the gap each --diff closes "
                                        "(default: none)")
+    cmp.add_argument("--shared", action="store_true",
+                     help="cut every evaluation to the (task, seed) episodes all of them ran, e.g. a 10-task run "
+                          "beside the same tasks of a 100-task one (default: each over all its episodes)")
     cmp.add_argument("--out", required=True, help="folder for comparison.md, comparison.png, comparison.json")
     cmp.set_defaults(run=_compare)
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from shopgym.agents.baselines import HeuristicResearcher, RandomPolicy
-from shopgym.agents.compare import compare, markdown
+from shopgym.agents.compare import compare, markdown, shared_episodes
 from shopgym.agents.evaluate import distinct_tasks, evaluate, run_episode
 from shopgym.catalog.importers import import_catalog
 from shopgym.catalog.tables import HIDDEN_TABLES, canary
+from shopgym.cli import main
 from shopgym.envs import ProductResearchEnv
 from shopgym.envs.recorder import RecordEpisode
 from shopgym.envs.reward import ndcg_at_k, scaled_gains
@@ -137,3 +138,33 @@ def test_trials_report_pass_k_and_the_share_of_tasks_that_flip(world_dir: Path) 
     assert "(k=1, T=-) | - |" in rows["| once"]  # one trial cannot flip
     with pytest.raises(ValueError, match="trials"):
         evaluate("heuristic", world_dir, "test", 10, 1, trials=0)
+
+
+def test_compare_shared_cuts_every_evaluation_to_the_episodes_all_ran(world_dir: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    long = evaluate("heuristic", world_dir, "test", 10, 1).model_copy(update={"call_validity": 0.9})
+    short = evaluate("shallow", world_dir, "test", 4, 1)
+    assert [(r.task_id, r.seed) for r in short.episodes] == [(r.task_id, r.seed) for r in long.episodes[:4]]
+    cut = shared_episodes({"heuristic": long, "shallow": short})
+    assert cut["shallow"] is short  # nothing to cut
+    first = [r.reward for r in long.episodes[:4]]
+    assert [r.reward for r in cut["heuristic"].episodes] == first and first != [r.reward for r in long.episodes[4:8]]
+    assert cut["heuristic"].mean_reward == pytest.approx(np.mean(first), abs=1e-4)
+    assert cut["heuristic"].mean_reward != long.mean_reward
+    assert cut["heuristic"].details["shared"] == "4 of its 10 episodes" and cut["heuristic"].call_validity is None
+    elsewhere = long.model_copy(update={"catalog_hash": "0" * 64})
+    with pytest.raises(ValueError, match="different catalogs or splits"):
+        shared_episodes({"heuristic": elsewhere, "shallow": short})
+    with pytest.raises(ValueError, match="share no"):
+        shared_episodes({"heuristic": long, "later": evaluate("shallow", world_dir, "test", 2, 500)})
+    (tmp_path / "heuristic.json").write_text(long.model_dump_json())
+    (tmp_path / "shallow.json").write_text(short.model_dump_json())
+    argv = ["compare", str(tmp_path / "heuristic.json"), str(tmp_path / "shallow.json"), "--diff",
+            "heuristic:shallow", "--out", str(tmp_path / "cmp"), "--json"]
+    assert main([*argv, "--shared"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    reward = next(d for d in result["differences"] if d["metric"] == "reward")
+    assert reward["pairs"] == 4 and reward["mean"] == pytest.approx(np.mean(first) - short.mean_reward, abs=1e-3)
+    assert "| heuristic | 4 | " in (tmp_path / "cmp" / "comparison.md").read_text()
+    assert main(argv) == 0  # without --shared each row keeps all its episodes (the pairs are the shared ones)
+    assert "| heuristic | 10 | " in (tmp_path / "cmp" / "comparison.md").read_text()

@@ -116,3 +116,39 @@ def test_a_student_in_training_keeps_its_last_checkpoint_and_goes_on_from_it_els
     a, b = straight.state_dict(), resumed.state_dict()
     lora = [k for k in a if "lora_" in k]
     assert lora and all(torch.allclose(a[k], b[k]) for k in lora)
+
+
+def test_the_published_claim_keeps_the_records_behind_it_in_stages(world_dir: Path, tmp_path: Path) -> None:
+    work = _pipeline_folder(tmp_path / "machine", world_dir)
+    extra = {**EXTRA, "catalog_hash": "c0", "model_sha256": "m0", "model_file": "base.gguf",
+             "llama_cpp_python": "0.3"}
+    for folder, seed in (("run", 4), ("eval/student-run", 1)):
+        config = RunConfig(catalog=str(work / "world-train"), episodes=2, seed=seed, mode="heuristic")
+        run(config, work / folder, heuristic_episode, _tasks(world_dir, "train", 2, seed=seed), extra, progress=False)
+    (work / "eval" / "student.json").write_text(json.dumps({"catalog_hash": "c0", "split": "test", "episodes": [{}],
+                                                            "trials": 1, "temperature": 0.0,
+                                                            "details": {"run": str(work / "eval" / "student-run")}}))
+    (work / "pipeline.json").write_text(json.dumps({"train_world_seed": 7, "eval_world_seed": 11}))
+    (work / "data").mkdir()
+    (work / "data" / "train.jsonl").write_text('{"messages": []}\n')
+    (work / "data" / "report.json").write_text(json.dumps({"runs": [str(work / "run")]}))
+    (work / "student").mkdir()
+    (work / "student" / "train_config.json").write_text(json.dumps({"base": "/opt/models/base.gguf"}))
+    (work / "student" / "train_summary.json").write_text(json.dumps({"steps": 2}))
+    for name in ("adapter.gguf", "loss.png"):
+        (work / "student" / name).write_bytes(b"binary")
+    (work / "comparison").mkdir()
+    for name in ("comparison.md", "comparison.png", "comparison.json"):
+        (work / "comparison" / name).write_text(f"see {work}/eval")
+    results = tmp_path / "repo" / "results"
+
+    publish_fidelity.publish(work, results)
+
+    stages = results / "stages"
+    assert (stages / "kept.txt").read_text().splitlines() == [
+        "run: 2 of 2 episodes", "eval/student-run: 2 of 2 episodes", "data", "eval/student.json"]
+    assert not (stages / "student").exists()  # the adapter is results/adapter.gguf, its training in the manifest
+    saved = json.loads((stages / "eval" / "student.json").read_text())
+    assert saved["details"]["run"] == "fidelity-work/eval/student-run"
+    assert json.loads((results / "manifest.json").read_text())["training"]["config"]["base"] == "base.gguf"
+    assert not any(str(tmp_path) in p.read_text() for p in results.rglob("*") if p.suffix in (".json", ".jsonl", ".md"))
